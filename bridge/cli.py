@@ -1,0 +1,163 @@
+"""`ros2-rerun-bridge`: replay bags, bridge live DDS topics, check configs, run the demo."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import signal
+import sys
+from contextlib import contextmanager
+from dataclasses import replace
+from pathlib import Path
+from typing import Iterator, Sequence
+
+from tqdm.contrib.logging import logging_redirect_tqdm
+
+from .config import BridgeConfig, ConfigError, ServeConfig, SinksConfig, load_config
+from .core import Bridge
+from .replay import ReplayOptions, replay
+from .sinks import close_recording, open_recording
+
+log = logging.getLogger("ros2_rerun_bridge")
+
+DEFAULT_VIEWER_URL = "rerun+http://127.0.0.1:9876/proxy"
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = _parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, format="%(levelname)s: %(message)s")
+    log.setLevel(logging.INFO)
+    try:
+        return args.run(args)
+    except ConfigError as err:
+        log.error("%s", err)
+        return 2
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="ros2-rerun-bridge", description=__doc__)
+    parser.add_argument("-v", "--verbose", action="store_true", help="also print informational messages")
+    commands = parser.add_subparsers(required=True, metavar="COMMAND")
+
+    replay_cmd = commands.add_parser("replay", help="convert rosbag2 recordings (folders, .db3, .mcap)")
+    replay_cmd.add_argument("bags", nargs="+", type=Path, metavar="BAG")
+    _add_config_and_sinks(replay_cmd)
+    replay_cmd.add_argument("--include", action="append", default=[], metavar="REGEX", help="only topics matching")
+    replay_cmd.add_argument("--exclude", action="append", default=[], metavar="REGEX", help="leave out topics matching")
+    replay_cmd.add_argument("--start", type=float, metavar="SEC", help="begin this many seconds into the bag")
+    replay_cmd.add_argument("--end", type=float, metavar="SEC", help="stop this many seconds into the bag")
+    replay_cmd.add_argument("--rate", type=float, metavar="X", help="play at X times real time (default: as fast as possible)")
+    replay_cmd.add_argument("--no-progress", action="store_true", help="no progress bar")
+    replay_cmd.set_defaults(run=_run_replay)
+
+    live_cmd = commands.add_parser("live", help="bridge live ROS 2 topics over DDS, without ROS installed")
+    _add_config_and_sinks(live_cmd)
+    live_cmd.add_argument("--duration", type=float, metavar="SEC", help="stop after this long (default: until Ctrl-C)")
+    live_cmd.set_defaults(run=_run_live)
+
+    check_cmd = commands.add_parser("check-config", help="validate a config file")
+    check_cmd.add_argument("config", type=Path)
+    check_cmd.set_defaults(run=_run_check_config)
+
+    demo_cmd = commands.add_parser("demo", help="synthesise an RGB-D bag and replay it into demo.rrd")
+    demo_cmd.add_argument("-o", "--output", type=Path, default=Path("demo.rrd"), help="recording to write (demo.rrd)")
+    demo_cmd.add_argument("--bag", type=Path, default=Path("demo_bag"), help="where to write the bag (demo_bag)")
+    demo_cmd.add_argument("--frames", type=int, default=60, help="frames of the sequence (60)")
+    demo_cmd.set_defaults(run=_run_demo)
+    return parser
+
+
+def _add_config_and_sinks(command: argparse.ArgumentParser) -> None:
+    command.add_argument("-c", "--config", type=Path, help="YAML config (topics, entity paths, options, sinks)")
+    sinks = command.add_argument_group("sinks (any number; they replace the config's)")
+    sinks.add_argument("-o", "--output", type=Path, metavar="FILE.rrd", help="write a recording file")
+    sinks.add_argument("--spawn", action="store_true", help="start a native viewer and stream to it")
+    sinks.add_argument("--connect", nargs="?", const=DEFAULT_VIEWER_URL, metavar="URL", help="stream to a viewer")
+    sinks.add_argument("--serve", action="store_true", help="serve gRPC and a web viewer")
+    sinks.add_argument("--grpc-port", type=int, default=ServeConfig.grpc_port, help="with --serve (9876)")
+    sinks.add_argument("--web-port", type=int, default=ServeConfig.web_port, help="with --serve (9090)")
+    command.add_argument("--application-id", help="Rerun application id")
+    command.add_argument("--recording-id", help="Rerun recording id (same id: recordings merge in the viewer)")
+
+
+def _config(args: argparse.Namespace, default_file: Path | None = None) -> BridgeConfig:
+    config = load_config(args.config) if args.config else BridgeConfig()
+    sinks = SinksConfig(
+        file=args.output,
+        spawn=args.spawn,
+        connect=args.connect,
+        serve=ServeConfig(args.grpc_port, args.web_port) if args.serve else None,
+    )
+    if sinks.any():
+        config = config.with_sinks(sinks)
+    elif not config.recording.sinks.any() and default_file is not None:
+        config = config.with_sinks(SinksConfig(file=default_file))
+    recording = config.recording
+    if args.application_id:
+        recording = replace(recording, application_id=args.application_id)
+    if args.recording_id:
+        recording = replace(recording, recording_id=args.recording_id)
+    return replace(config, recording=recording)
+
+
+@contextmanager
+def _bridge(config: BridgeConfig) -> Iterator[Bridge]:
+    """A bridge whose recording is closed complete on a normal end, on Ctrl-C and on SIGTERM."""
+    signal.signal(signal.SIGTERM, _interrupt)
+    recording = open_recording(config.recording)
+    bridge = Bridge(config, recording)
+    try:
+        with logging_redirect_tqdm():
+            yield bridge
+    except KeyboardInterrupt:
+        log.warning("interrupted: closing the recording")
+    finally:
+        close_recording(recording)
+        for line in bridge.summary():
+            print(line, file=sys.stderr)
+        if config.recording.sinks.file is not None:
+            print(f"wrote {config.recording.sinks.file}", file=sys.stderr)
+
+
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
+
+
+def _run_replay(args: argparse.Namespace) -> int:
+    config = _config(args, default_file=Path(args.bags[0].stem + ".rrd"))
+    config = config.with_filters(tuple(args.include), tuple(args.exclude))
+    options = ReplayOptions(args.start, args.end, args.rate, progress=False if args.no_progress else None)
+    errors: list[str] = []
+    with _bridge(config) as bridge:
+        errors = replay(args.bags, bridge, options)
+    return 1 if errors else 0
+
+
+def _run_live(args: argparse.Namespace) -> int:
+    from .sources.dds import run_live  # cyclonedds is only needed here
+
+    with _bridge(_config(args)) as bridge:
+        run_live(bridge, duration=args.duration)
+    return 0
+
+
+def _run_check_config(args: argparse.Namespace) -> int:
+    config = load_config(args.config)
+    print(f"{args.config}: valid ({len(config.topics)} topics configured, auto={'on' if config.auto else 'off'})")
+    return 0
+
+
+def _run_demo(args: argparse.Namespace) -> int:
+    from .demo import write_demo_bag
+
+    bag = write_demo_bag(args.bag, frames=args.frames)
+    config = BridgeConfig().with_sinks(SinksConfig(file=args.output))
+    with _bridge(replace(config, recording=replace(config.recording, application_id="ros2_rerun_bridge_demo"))) as bridge:
+        replay([bag], bridge)
+    print(f"\nThe demo bag is {bag}; its recording is {args.output}. Open it with:\n    rerun {args.output}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

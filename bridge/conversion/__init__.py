@@ -1,0 +1,24 @@
+"""Pure conversion of ROS 2 camera messages into Rerun archetypes: no I/O, no state.
+
+Every function takes a message object with the attribute names of the ROS 2
+message (as produced by `rosbags` or by rclpy) and returns Rerun archetypes.
+"""
+
+from .camera_info import pinhole_from_camera_info
+from .compressed import convert_compressed_image
+from .errors import ConversionError
+from .image import convert_image
+from .options import DepthOptions, Intrinsics
+from .transforms import stamp_ns, transform_batch, transforms_by_stamp
+
+__all__ = [
+    "ConversionError",
+    "DepthOptions",
+    "Intrinsics",
+    "convert_compressed_image",
+    "convert_image",
+    "pinhole_from_camera_info",
+    "stamp_ns",
+    "transform_batch",
+    "transforms_by_stamp",
+]

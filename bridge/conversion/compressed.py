@@ -1,0 +1,129 @@
+"""`sensor_msgs/CompressedImage` to `rr.EncodedImage`, `rr.EncodedDepthImage` or `rr.DepthImage`.
+
+JPEG and PNG go to Rerun as they are: the viewer decodes them. compressedDepth
+(`compressed_depth_image_transport`) prefixes its payload with a 12-byte
+`ConfigHeader {int32 format; float depthParam[2]}` that no image decoder
+understands; it is stripped here. A 16UC1 PNG then goes through undecoded;
+32FC1 (inverse-depth quantised) and RVL payloads are decoded into metric depth.
+"""
+
+from __future__ import annotations
+
+import struct
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+import cv2
+import numpy as np
+import rerun as rr
+
+from .errors import ConversionError
+from .options import DepthOptions
+from .rvl import decode_rvl
+
+CONFIG_HEADER = struct.Struct("<iff")
+RVL_SIZE = struct.Struct("<II")
+
+
+class CompressedImageMsg(Protocol):
+    format: str
+    data: Any  # bytes-like
+
+
+@dataclass(frozen=True)
+class CompressedDepthFormat:
+    """Parsed `"<encoding>; compressedDepth [png|rvl]"`."""
+
+    encoding: str  # "16UC1" or "32FC1"
+    codec: str  # "png" or "rvl"
+
+
+def is_compressed_depth(format_string: str) -> bool:
+    return "compresseddepth" in format_string.lower()
+
+
+def convert_compressed_image(
+    msg: CompressedImageMsg, as_depth: bool | None = None, depth: DepthOptions = DepthOptions()
+) -> Any:
+    """Convert one CompressedImage; `as_depth` None decides from the format string."""
+    data = np.frombuffer(msg.data, dtype=np.uint8)
+    if data.size == 0:
+        raise ConversionError("empty compressed image")
+    if as_depth is None:
+        as_depth = is_compressed_depth(msg.format)
+    if as_depth:
+        return convert_compressed_depth(msg.format, data, depth)
+    return rr.EncodedImage(contents=data, media_type=_media_type(msg.format, data))
+
+
+def _media_type(format_string: str, data: np.ndarray) -> str:
+    """From the format string ("jpeg", "png", "bgr8; jpeg compressed bgr8"), else from the magic bytes."""
+    lowered = format_string.lower()
+    if "jpeg" in lowered or "jpg" in lowered:
+        return "image/jpeg"
+    if "png" in lowered:
+        return "image/png"
+    head = data[:8].tobytes()
+    if head.startswith(b"\xff\xd8\xff"):
+        return "image/jpeg"
+    if head.startswith(b"\x89PNG\r\n\x1a\n"):
+        return "image/png"
+    raise ConversionError(f"unsupported compressed format {format_string!r} (jpeg and png are)")
+
+
+def parse_compressed_depth_format(format_string: str) -> CompressedDepthFormat:
+    """Decide 16- vs 32-bit from the encoding prefix, never from the header (some encoders leave it unset)."""
+    encoding, _, transport = format_string.partition(";")
+    encoding = encoding.strip().upper()
+    words = transport.lower().split()
+    codec = words[1] if len(words) > 1 else "png"  # strings without a codec name predate RVL
+    if encoding not in ("16UC1", "32FC1"):
+        raise ConversionError(f"compressedDepth of {encoding or 'no encoding'!r} (16UC1 and 32FC1 are supported)")
+    if codec not in ("png", "rvl"):
+        raise ConversionError(f"unknown compressedDepth codec {codec!r} (png and rvl are supported)")
+    return CompressedDepthFormat(encoding, codec)
+
+
+def convert_compressed_depth(format_string: str, data: np.ndarray, depth: DepthOptions = DepthOptions()) -> Any:
+    fmt = parse_compressed_depth_format(format_string)
+    if data.size <= CONFIG_HEADER.size:
+        raise ConversionError(f"compressedDepth payload of {data.size} bytes has no room for its header")
+    _, quant_a, quant_b = CONFIG_HEADER.unpack_from(data)
+    payload = data[CONFIG_HEADER.size :]
+
+    if fmt.codec == "png" and fmt.encoding == "16UC1":
+        if not payload[:8].tobytes().startswith(b"\x89PNG"):
+            raise ConversionError("compressedDepth png payload is not a PNG")
+        return rr.EncodedDepthImage(blob=payload, media_type="image/png", **depth.depth_image_args(float_pixels=False))
+
+    quantised = _decode_png16(payload) if fmt.codec == "png" else _decode_rvl_payload(payload)
+    if fmt.encoding == "16UC1":
+        return rr.DepthImage(quantised, **depth.depth_image_args(float_pixels=False))
+    return rr.DepthImage(dequantise_inverse_depth(quantised, quant_a, quant_b), **depth.depth_image_args(True))
+
+
+def dequantise_inverse_depth(quantised: np.ndarray, quant_a: float, quant_b: float) -> np.ndarray:
+    """Undo `q = uint16(A / d + B)`: metres, NaN where q == 0 (no depth)."""
+    if not (np.isfinite(quant_a) and np.isfinite(quant_b)) or quant_a == 0:
+        raise ConversionError(f"32FC1 compressedDepth header has unusable depth parameters A={quant_a}, B={quant_b}")
+    q = quantised.astype(np.float32)
+    with np.errstate(divide="ignore"):
+        metres = np.float32(quant_a) / (q - np.float32(quant_b))
+    metres[quantised == 0] = np.nan
+    return metres
+
+
+def _decode_png16(payload: np.ndarray) -> np.ndarray:
+    image = cv2.imdecode(payload, cv2.IMREAD_UNCHANGED)
+    if image is None or image.ndim != 2 or image.dtype != np.uint16:
+        raise ConversionError("compressedDepth png payload is not a 16-bit greyscale PNG")
+    return image
+
+
+def _decode_rvl_payload(payload: np.ndarray) -> np.ndarray:
+    if payload.size < RVL_SIZE.size:
+        raise ConversionError("compressedDepth rvl payload has no room for its size")
+    width, height = RVL_SIZE.unpack_from(payload)
+    if width == 0 or height == 0 or width * height > 1 << 28:
+        raise ConversionError(f"compressedDepth rvl payload claims an image of {width}x{height}")
+    return decode_rvl(payload[RVL_SIZE.size :], width, height)

@@ -1,0 +1,230 @@
+"""`sensor_msgs/Image` to `rr.Image` / `rr.DepthImage`.
+
+Every encoding of ROS 2's `sensor_msgs/image_encodings.hpp` is handled. Rerun's
+own layouts (BGR colour models, Bayer, YUY2 and NV12 pixel formats) are used
+wherever Rerun has one, so most images reach Rerun as views of the message
+buffer; only what Rerun cannot show is converted (16-bit Bayer is demosaiced,
+UYVY and NV21 are reordered into YUY2 and NV12, big-endian data is swapped).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import Enum, auto
+from typing import Any, Protocol
+
+import cv2
+import numpy as np
+import rerun as rr
+
+from .errors import ConversionError
+from .options import DepthOptions
+
+
+class ImageMsg(Protocol):
+    """The fields of `sensor_msgs/msg/Image` that conversion reads."""
+
+    height: int
+    width: int
+    encoding: str
+    is_bigendian: int
+    step: int
+    data: Any  # bytes-like: numpy uint8 array (rosbags), array.array (rclpy), bytes
+
+
+class Layout(Enum):
+    """How the pixels of an encoding lie in `data`."""
+
+    INTERLEAVED = auto()  # `channels` samples of `dtype` per pixel
+    BAYER8 = auto()  # one uint8 sample per pixel, Rerun demosaics
+    BAYER16 = auto()  # one uint16 sample per pixel, demosaiced here
+    YUYV = auto()  # 4:2:2 packed Y0 U Y1 V (Rerun's YUY2)
+    UYVY = auto()  # 4:2:2 packed U Y0 V Y1
+    NV12 = auto()  # Y plane, then interleaved U V at half resolution
+    NV21 = auto()  # Y plane, then interleaved V U at half resolution
+    NV24 = auto()  # Y plane, then interleaved U V at full resolution
+
+
+@dataclass(frozen=True)
+class Encoding:
+    layout: Layout
+    dtype: np.dtype
+    channels: int = 1
+    color_model: str | None = None  # for INTERLEAVED
+    bayer: str | None = None  # "RGGB", "BGGR", "GBRG" or "GRBG"
+
+    @property
+    def is_float(self) -> bool:
+        return self.dtype.kind == "f"
+
+
+def _generic_encodings() -> dict[str, Encoding]:
+    """The `8UC1` .. `64FC4` family: no colour semantics, OpenCV's BGR(A) order as cv_bridge assumes."""
+    types = {"8U": "u1", "8S": "i1", "16U": "u2", "16S": "i2", "32S": "i4", "32F": "f4", "64F": "f8"}
+    models = {1: "L", 2: None, 3: "BGR", 4: "BGRA"}
+    return {
+        f"{prefix}C{channels}": Encoding(Layout.INTERLEAVED, np.dtype(code), channels, model)
+        for prefix, code in types.items()
+        for channels, model in models.items()
+    }
+
+
+ENCODINGS: dict[str, Encoding] = {
+    "rgb8": Encoding(Layout.INTERLEAVED, np.dtype("u1"), 3, "RGB"),
+    "rgba8": Encoding(Layout.INTERLEAVED, np.dtype("u1"), 4, "RGBA"),
+    "rgb16": Encoding(Layout.INTERLEAVED, np.dtype("u2"), 3, "RGB"),
+    "rgba16": Encoding(Layout.INTERLEAVED, np.dtype("u2"), 4, "RGBA"),
+    "bgr8": Encoding(Layout.INTERLEAVED, np.dtype("u1"), 3, "BGR"),
+    "bgra8": Encoding(Layout.INTERLEAVED, np.dtype("u1"), 4, "BGRA"),
+    "bgr16": Encoding(Layout.INTERLEAVED, np.dtype("u2"), 3, "BGR"),
+    "bgra16": Encoding(Layout.INTERLEAVED, np.dtype("u2"), 4, "BGRA"),
+    "mono8": Encoding(Layout.INTERLEAVED, np.dtype("u1"), 1, "L"),
+    "mono16": Encoding(Layout.INTERLEAVED, np.dtype("u2"), 1, "L"),
+    **_generic_encodings(),
+    **{
+        f"bayer_{pattern.lower()}{bits}": Encoding(
+            Layout.BAYER8 if bits == 8 else Layout.BAYER16, np.dtype("u1" if bits == 8 else "u2"), bayer=pattern
+        )
+        for pattern in ("RGGB", "BGGR", "GBRG", "GRBG")
+        for bits in (8, 16)
+    },
+    "yuv422": Encoding(Layout.UYVY, np.dtype("u1"), 2),
+    "uyvy": Encoding(Layout.UYVY, np.dtype("u1"), 2),
+    "yuv422_yuy2": Encoding(Layout.YUYV, np.dtype("u1"), 2),
+    "yuyv": Encoding(Layout.YUYV, np.dtype("u1"), 2),
+    "nv12": Encoding(Layout.NV12, np.dtype("u1")),
+    "nv21": Encoding(Layout.NV21, np.dtype("u1")),
+    "nv24": Encoding(Layout.NV24, np.dtype("u1")),
+}
+
+# Encodings shown as depth when the config does not say (REP 118: 16UC1 millimetres, 32FC1 metres).
+DEFAULT_DEPTH_ENCODINGS = frozenset({"16UC1", "32FC1"})
+
+_RERUN_BAYER = {
+    "RGGB": rr.PixelFormat.BayerRGGB8,
+    "BGGR": rr.PixelFormat.BayerBGGR8,
+    "GBRG": rr.PixelFormat.BayerGBRG8,
+    "GRBG": rr.PixelFormat.BayerGRBG8,
+}
+# OpenCV names a Bayer pattern by the second row's first two pixels, hence the shift.
+_CV_BAYER_TO_RGB = {
+    "RGGB": cv2.COLOR_BayerBG2RGB,
+    "BGGR": cv2.COLOR_BayerRG2RGB,
+    "GBRG": cv2.COLOR_BayerGR2RGB,
+    "GRBG": cv2.COLOR_BayerGB2RGB,
+}
+
+
+def lookup_encoding(name: str) -> Encoding:
+    try:
+        return ENCODINGS[name] if name in ENCODINGS else ENCODINGS[name.upper()]
+    except KeyError:
+        raise ConversionError(f"unknown encoding {name!r}") from None
+
+
+def convert_image(msg: ImageMsg, as_depth: bool | None = None, depth: DepthOptions = DepthOptions()) -> Any:
+    """Convert one Image message.
+
+    `as_depth` None shows 16UC1 and 32FC1 as depth and everything else as an
+    image; True or False forces it (any single-channel encoding can be depth).
+    """
+    encoding = lookup_encoding(msg.encoding)
+    if as_depth is None:
+        as_depth = msg.encoding.upper() in DEFAULT_DEPTH_ENCODINGS
+    if as_depth:
+        if encoding.layout is not Layout.INTERLEAVED or encoding.channels != 1:
+            raise ConversionError(f"encoding {msg.encoding!r} cannot be shown as depth (needs one channel)")
+        return rr.DepthImage(_interleaved_pixels(msg, encoding), **depth.depth_image_args(encoding.is_float))
+    return _color_image(msg, encoding)
+
+
+def _color_image(msg: ImageMsg, encoding: Encoding) -> Any:
+    width, height = msg.width, msg.height
+    match encoding.layout:
+        case Layout.INTERLEAVED:
+            pixels = _interleaved_pixels(msg, encoding)
+            if encoding.color_model is None:  # two channels: no colour model in Rerun
+                return rr.Tensor(pixels, dim_names=["height", "width", "channel"])
+            return rr.Image(pixels, color_model=encoding.color_model)
+        case Layout.BAYER8:
+            mosaic = _rows(msg, width, height)
+            return _pixel_format_image(mosaic, _RERUN_BAYER[encoding.bayer], width, height)
+        case Layout.BAYER16:
+            mosaic = _native(_rows(msg, 2 * width, height).view(_byte_order(msg, encoding.dtype)))
+            return rr.Image(cv2.cvtColor(np.ascontiguousarray(mosaic), _CV_BAYER_TO_RGB[encoding.bayer]), "RGB")
+        case Layout.YUYV:
+            _require_even(msg, width=True)
+            return _pixel_format_image(_rows(msg, 2 * width, height), rr.PixelFormat.YUY2, width, height)
+        case Layout.UYVY:
+            _require_even(msg, width=True)
+            # Swapping the bytes of every 16-bit pair turns U Y0 V Y1 into Y0 U Y1 V.
+            yuyv = _rows(msg, 2 * width, height).view("<u2").byteswap()
+            return _pixel_format_image(yuyv, rr.PixelFormat.YUY2, width, height)
+        case Layout.NV12 | Layout.NV21:
+            _require_even(msg, width=True, height=True)
+            planes = _rows(msg, width, height * 3 // 2)
+            if encoding.layout is Layout.NV21:
+                planes = planes.copy()
+                uv = planes[height:].reshape(height // 2, width // 2, 2)
+                uv[...] = uv[..., ::-1]
+            return _pixel_format_image(planes, rr.PixelFormat.NV12, width, height)
+        case Layout.NV24:
+            planes = _rows(msg, width, height)  # Y rows of `step` bytes, then UV rows of twice that
+            uv = _rows(msg, 2 * width, height, offset=msg.step * height, stride=2 * msg.step).reshape(height, width, 2)
+            yuv = np.concatenate([planes.ravel(), uv[..., 0].ravel(), uv[..., 1].ravel()])
+            return _pixel_format_image(yuv, rr.PixelFormat.Y_U_V24_LimitedRange, width, height)
+    raise AssertionError(encoding.layout)
+
+
+def _interleaved_pixels(msg: ImageMsg, encoding: Encoding) -> np.ndarray:
+    """A (height, width[, channels]) array over the message's buffer, copied only for big-endian data."""
+    row_bytes = msg.width * encoding.channels * encoding.dtype.itemsize
+    rows = _rows(msg, row_bytes, msg.height)
+    pixels = _native(rows.view(_byte_order(msg, encoding.dtype)))
+    shape = (msg.height, msg.width) if encoding.channels == 1 else (msg.height, msg.width, encoding.channels)
+    return pixels.reshape(shape)
+
+
+def _rows(msg: ImageMsg, row_bytes: int, n_rows: int, offset: int = 0, stride: int | None = None) -> np.ndarray:
+    """The first `row_bytes` of each of `n_rows` rows `stride` (default `step`) bytes apart, as a uint8 view.
+
+    Validates the geometry the message claims against the data it carries.
+    """
+    stride = msg.step if stride is None else stride
+    if msg.width <= 0 or msg.height <= 0:
+        raise ConversionError(f"empty image ({msg.width}x{msg.height})")
+    if msg.step < row_bytes or stride < row_bytes:
+        raise ConversionError(
+            f"step {msg.step} is too small for width {msg.width} of {msg.encoding!r} (needs >= {row_bytes})"
+        )
+    data = np.frombuffer(msg.data, dtype=np.uint8)
+    needed = offset + stride * (n_rows - 1) + row_bytes  # the last row need not carry its padding
+    if data.size < needed:
+        raise ConversionError(
+            f"data is {data.size} bytes, {msg.width}x{msg.height} {msg.encoding!r} with step {msg.step} needs {needed}"
+        )
+    return np.lib.stride_tricks.as_strided(
+        data[offset:], shape=(n_rows, row_bytes), strides=(stride, 1), writeable=False
+    )
+
+
+def _byte_order(msg: ImageMsg, dtype: np.dtype) -> np.dtype:
+    return dtype.newbyteorder(">" if msg.is_bigendian else "<")
+
+
+def _native(pixels: np.ndarray) -> np.ndarray:
+    """Pixels in the machine's byte order; a no-op view unless the data is foreign-endian."""
+    if pixels.dtype.isnative:
+        return pixels
+    return pixels.astype(pixels.dtype.newbyteorder("="))
+
+
+def _pixel_format_image(buffer: np.ndarray, pixel_format: rr.PixelFormat, width: int, height: int) -> rr.Image:
+    return rr.Image(
+        bytes=np.ascontiguousarray(buffer).view(np.uint8).ravel(), pixel_format=pixel_format, width=width, height=height
+    )
+
+
+def _require_even(msg: ImageMsg, width: bool = False, height: bool = False) -> None:
+    if (width and msg.width % 2) or (height and msg.height % 2):
+        raise ConversionError(f"{msg.encoding!r} needs an even size, got {msg.width}x{msg.height}")

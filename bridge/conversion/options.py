@@ -1,0 +1,44 @@
+"""Per-topic options that change how a message converts (parsed from the YAML config)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import Enum
+
+
+class Intrinsics(str, Enum):
+    """Which CameraInfo matrix gives the Pinhole's intrinsics (REP 104).
+
+    K is for the raw (distorted) image; the left 3x3 of P is for the rectified
+    image, as published on `image_rect*` topics.
+    """
+
+    K = "K"
+    P = "P"
+
+
+@dataclass(frozen=True)
+class DepthOptions:
+    """How a depth image is shown.
+
+    `meter` is how many depth units make one metre (Rerun's convention): 1000
+    for millimetres (16UC1), 1.0 for metres (32FC1). None picks that default
+    from the pixel type.
+    """
+
+    meter: float | None = None
+    colormap: str | None = None
+    depth_range: tuple[float, float] | None = None
+    point_fill_ratio: float | None = None
+
+    def depth_image_args(self, float_pixels: bool) -> dict:
+        """Keyword arguments for `rr.DepthImage`/`rr.EncodedDepthImage`, with the meter always explicit."""
+        meter = self.meter if self.meter is not None else (1.0 if float_pixels else 1000.0)
+        args: dict = {"meter": meter}
+        if self.colormap is not None:
+            args["colormap"] = self.colormap
+        if self.depth_range is not None:
+            args["depth_range"] = self.depth_range
+        if self.point_fill_ratio is not None:
+            args["point_fill_ratio"] = self.point_fill_ratio
+        return args

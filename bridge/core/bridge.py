@@ -1,0 +1,160 @@
+"""`Bridge`: one message in, Rerun rows out. Shared by replay, live DDS and the ROS 2 node."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections import defaultdict
+from typing import Any, Callable
+
+import numpy as np
+import rerun as rr
+
+from ..config import IMAGE_TYPE, BridgeConfig, TopicKind
+from ..conversion import (
+    ConversionError,
+    convert_compressed_image,
+    convert_image,
+    pinhole_from_camera_info,
+    stamp_ns,
+    transform_batch,
+    transforms_by_stamp,
+)
+from ..conversion.camera_info import image_plane_frame
+from .routes import Route, RouteError, plan_route
+from .stats import TopicStats
+
+log = logging.getLogger("ros2_rerun_bridge")
+
+STAMP_TIMELINE = "ros2_timestamp"  # header.stamp, as Rerun's MCAP importer names it
+LOG_TIMELINE = "message_log_time"  # when the message was recorded (bag) or received (live)
+
+Deserialize = Callable[[bytes | memoryview, str], Any]
+
+_AS_DEPTH = {TopicKind.DEPTH: True, TopicKind.COMPRESSED_DEPTH: True, TopicKind.IMAGE: False, TopicKind.COMPRESSED: False}
+
+
+class Bridge:
+    """Converts messages of the configured topics and logs them to a recording.
+
+    Never raises for bad input: a message that cannot be converted is counted
+    and warned about once per topic and problem, and everything else goes on.
+    `handle` may be called from several threads, one topic per thread.
+    """
+
+    def __init__(self, config: BridgeConfig, recording: rr.RecordingStream):
+        self.config = config
+        self.recording = recording
+        self.stats: dict[str, TopicStats] = defaultdict(TopicStats)
+        self._routes: dict[tuple[str, str], Route | None] = {}
+        self._warned: set[tuple[str, str]] = set()
+        self._lock = threading.Lock()
+        self._frames: dict[str, str] = {}  # entity path -> the CoordinateFrame last logged there
+        self._static_tf: dict[str, Any] = {}  # child frame -> its latest static TransformStamped
+
+    def route(self, topic: str, msgtype: str) -> Route | None:
+        """The topic's route (cached); None when it is not bridged."""
+        key = (topic, msgtype)
+        if key not in self._routes:
+            try:
+                self._routes[key] = plan_route(self.config, topic, msgtype)
+            except RouteError as err:
+                self.warn_once(topic, str(err))
+                self._routes[key] = None
+        return self._routes[key]
+
+    def decode(self, route: Route, raw: bytes | memoryview, deserialize: Deserialize) -> Any | None:
+        """Deserialize one CDR message; None (counted and warned) when it is garbled."""
+        try:
+            return deserialize(raw, route.msgtype)
+        except Exception as err:  # rosbags raises many types for truncated or garbled CDR
+            self.stats[route.topic].failed += 1
+            self.warn_once(route.topic, f"cannot deserialize {route.msgtype}: {type(err).__name__}: {err}")
+            return None
+
+    def handle_cdr(self, route: Route, raw: bytes | memoryview, deserialize: Deserialize, log_time_ns: int) -> bool:
+        """Deserialize and `handle` one CDR message."""
+        msg = self.decode(route, raw, deserialize)
+        if msg is None:
+            self.stats[route.topic].received += 1
+            return False
+        return self.handle(route, msg, log_time_ns, nbytes=len(raw))
+
+    def handle(self, route: Route, msg: Any, log_time_ns: int, nbytes: int = 0, counted: bool = False) -> bool:
+        """Convert and log one message; True when it reached the recording.
+
+        `counted` says the transport already counted it as received (live queues do).
+        """
+        stats = self.stats[route.topic]
+        if not counted:
+            stats.received += 1
+        stats.bytes += nbytes
+        max_rate = route.options.max_rate
+        if max_rate and stats.last_ns is not None and log_time_ns - stats.last_ns < 1e9 / max_rate:
+            stats.skipped += 1
+            return False
+        try:
+            self._log(route, msg, log_time_ns)
+        except ConversionError as err:
+            stats.failed += 1
+            self.warn_once(route.topic, str(err))
+            return False
+        stats.logged += 1
+        if stats.first_ns is None:
+            stats.first_ns = log_time_ns
+        stats.last_ns = log_time_ns
+        return True
+
+    def warn_once(self, topic: str, problem: str) -> None:
+        with self._lock:
+            if (topic, problem) in self._warned:
+                return
+            self._warned.add((topic, problem))
+        log.warning("%s: %s", topic, problem)
+
+    def summary(self) -> list[str]:
+        return [self.stats[topic].line(topic) for topic in sorted(self.stats)]
+
+    # -- logging ------------------------------------------------------------------------------
+
+    def _log(self, route: Route, msg: Any, log_time_ns: int) -> None:
+        if route.kind is TopicKind.TF:
+            self._log_tf(route, msg, log_time_ns)
+            return
+        self._set_times(stamp_ns(msg.header.stamp), log_time_ns)
+        frame_id = route.options.frame_id or msg.header.frame_id
+        if route.kind is TopicKind.CAMERA_INFO:
+            self.recording.log(route.entity_path, pinhole_from_camera_info(msg, frame_id, route.options.intrinsics))
+        else:
+            convert = convert_image if route.msgtype == IMAGE_TYPE else convert_compressed_image
+            self.recording.log(route.entity_path, convert(msg, _AS_DEPTH.get(route.kind), route.options.depth))
+            self._log_frame(route, image_plane_frame(frame_id) if frame_id else None)
+
+    def _log_frame(self, route: Route, frame: str | None) -> None:
+        """Place the images in their camera's image plane; logged when it changes, not per frame."""
+        if frame is None:
+            self.warn_once(route.topic, "empty frame_id: not placed in 3D (set frame_id for this topic in the config)")
+            return
+        if self._frames.get(route.entity_path) != frame:
+            self._frames[route.entity_path] = frame
+            self.recording.log(route.entity_path, rr.CoordinateFrame(frame))
+
+    def _log_tf(self, route: Route, msg: Any, log_time_ns: int) -> None:
+        groups = transforms_by_stamp(msg)
+        if not groups:
+            raise ConversionError("TF message without a usable transform (empty frame names?)")
+        if route.static_tf:
+            with self._lock:
+                for transforms in groups.values():
+                    self._static_tf.update((t.child_frame_id, t) for t in transforms)
+                batch = transform_batch(self._static_tf.values())
+            # Static data keeps one row per entity, so the row holds every static transform seen.
+            self.recording.log(route.entity_path, batch, static=True)
+            return
+        for stamp, transforms in groups.items():
+            self._set_times(stamp, log_time_ns)
+            self.recording.log(route.entity_path, transform_batch(transforms))
+
+    def _set_times(self, stamp_ns_: int, log_time_ns: int) -> None:
+        self.recording.set_time(STAMP_TIMELINE, timestamp=np.datetime64(stamp_ns_, "ns"))
+        self.recording.set_time(LOG_TIMELINE, timestamp=np.datetime64(log_time_ns, "ns"))

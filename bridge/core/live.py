@@ -1,0 +1,88 @@
+"""Bounded per-topic queues for live transports, so that conversion never blocks the receiver.
+
+A transport's callback only appends to its topic's queue; one worker thread
+per topic converts and logs. When a worker falls behind, the oldest frame is
+dropped and counted: memory stays bounded, and what is shown is the newest.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import deque
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+from ..conversion import stamp_ns
+from .bridge import Bridge, Deserialize
+from .routes import Route
+
+
+@dataclass
+class _Queue:
+    route: Route
+    items: deque
+    ready: threading.Condition = field(default_factory=threading.Condition)
+    closed: bool = False
+    thread: threading.Thread | None = None
+
+
+class LiveQueues:
+    def __init__(self, bridge: Bridge, deserialize: Deserialize | None = None, clock: Callable[[], int] = time.time_ns):
+        """`deserialize` turns raw CDR into messages; None when the transport delivers messages."""
+        self.bridge = bridge
+        self._deserialize = deserialize
+        self._clock = clock
+        self._queues: dict[str, _Queue] = {}
+        self._lock = threading.Lock()
+
+    def push(self, route: Route, payload: Any, nbytes: int = 0) -> None:
+        """Queue one received message (raw CDR or a message object); never blocks."""
+        received_ns = self._clock()
+        queue = self._queues.get(route.topic) or self._start(route)
+        stats = self.bridge.stats[route.topic]
+        with queue.ready:
+            stats.received += 1
+            if len(queue.items) == queue.items.maxlen:
+                stats.dropped += 1  # deque drops the oldest on append
+            queue.items.append((payload, received_ns, nbytes))
+            queue.ready.notify()
+
+    def close(self, timeout: float = 5.0) -> None:
+        """Convert what is queued, then stop the workers."""
+        for queue in list(self._queues.values()):
+            with queue.ready:
+                queue.closed = True
+                queue.ready.notify()
+        deadline = time.monotonic() + timeout
+        for queue in list(self._queues.values()):
+            if queue.thread is not None:
+                queue.thread.join(max(0.0, deadline - time.monotonic()))
+
+    def _start(self, route: Route) -> _Queue:
+        with self._lock:
+            if route.topic not in self._queues:
+                queue = _Queue(route, deque(maxlen=route.options.queue_size))
+                queue.thread = threading.Thread(target=self._work, args=(queue,), name=f"bridge{route.topic}", daemon=True)
+                self._queues[route.topic] = queue
+                queue.thread.start()
+            return self._queues[route.topic]
+
+    def _work(self, queue: _Queue) -> None:
+        while True:
+            with queue.ready:
+                while not queue.items and not queue.closed:
+                    queue.ready.wait()
+                if not queue.items:
+                    return
+                payload, received_ns, nbytes = queue.items.popleft()
+            self._convert(queue.route, payload, received_ns, nbytes)
+
+    def _convert(self, route: Route, payload: Any, received_ns: int, nbytes: int) -> None:
+        msg = payload if self._deserialize is None else self.bridge.decode(route, payload, self._deserialize)
+        if msg is None:
+            return
+        if self.bridge.handle(route, msg, received_ns, nbytes=nbytes, counted=True):
+            header = getattr(msg, "header", None)
+            if header is not None:
+                self.bridge.stats[route.topic].latencies_ns.append(self._clock() - stamp_ns(header.stamp))

@@ -1,0 +1,42 @@
+"""Per-topic counters: what arrived, what reached Rerun, and what did not and why."""
+
+from __future__ import annotations
+
+from collections import deque
+from dataclasses import dataclass, field
+
+import numpy as np
+
+
+@dataclass
+class TopicStats:
+    received: int = 0
+    logged: int = 0
+    skipped: int = 0  # by the topic's max_rate
+    dropped: int = 0  # live: the consumer fell behind, the oldest frame was dropped
+    failed: int = 0  # malformed messages
+    bytes: int = 0
+    first_ns: int | None = None
+    last_ns: int | None = None
+    latencies_ns: deque = field(default_factory=lambda: deque(maxlen=1000))
+
+    def rate_hz(self) -> float:
+        if self.first_ns is None or self.last_ns is None or self.last_ns <= self.first_ns:
+            return 0.0
+        return (self.logged - 1) / ((self.last_ns - self.first_ns) / 1e9)
+
+    def latency_ms(self, percentile: float) -> float | None:
+        if not self.latencies_ns:
+            return None
+        return float(np.percentile(np.fromiter(self.latencies_ns, np.int64), percentile)) / 1e6
+
+    def line(self, topic: str) -> str:
+        text = f"{topic}: {self.received} received, {self.logged} logged"
+        for name in ("skipped", "dropped", "failed"):
+            if count := getattr(self, name):
+                text += f", {count} {name}"
+        if self.logged > 1:
+            text += f", {self.rate_hz():.1f} Hz"
+        if (p50 := self.latency_ms(50)) is not None:
+            text += f", latency p50 {p50:.1f} ms p99 {self.latency_ms(99):.1f} ms"
+        return text

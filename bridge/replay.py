@@ -1,0 +1,83 @@
+"""Replay: rosbag2 recordings through the bridge into the sinks."""
+
+from __future__ import annotations
+
+import logging
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Sequence
+
+from tqdm import tqdm
+
+from .core import Bridge
+from .sources.bag import Bag, BagError
+
+log = logging.getLogger("ros2_rerun_bridge")
+
+
+@dataclass(frozen=True)
+class ReplayOptions:
+    start: float | None = None  # seconds after the bag's first message
+    end: float | None = None  # seconds after the bag's first message
+    rate: float | None = None  # playback speed (1.0 = real time); None: as fast as possible
+    progress: bool | None = None  # None: when stderr is a terminal
+
+
+def replay(bags: Sequence[Path], bridge: Bridge, options: ReplayOptions = ReplayOptions()) -> list[str]:
+    """Replay `bags` one after the other; the errors, one per bag that could not be read to its end."""
+    errors: list[str] = []
+    seen_topics: set[str] = set()
+    for path in bags:
+        try:
+            with Bag(path) as bag:
+                seen_topics.update(bag.topics())
+                _replay_bag(bag, bridge, options)
+        except BagError as err:
+            log.error("%s", err)
+            errors.append(str(err))
+    for topic in sorted(set(bridge.config.topics) - seen_topics):
+        log.warning("%s: configured but not in the bag", topic)
+    return errors
+
+
+def _replay_bag(bag: Bag, bridge: Bridge, options: ReplayOptions) -> None:
+    topics = bag.topics()
+    routes = {topic: route for topic, info in topics.items() if (route := bridge.route(topic, info.msgtype))}
+    if not routes:
+        log.warning("%s: no topic to bridge (topics: %s)", bag.path, ", ".join(sorted(topics)) or "none")
+        return
+    start_ns = bag.start_ns + int(options.start * 1e9) if options.start is not None else None
+    end_ns = bag.start_ns + int(options.end * 1e9) if options.end is not None else None
+    total = sum(topics[t].count for t in routes) if start_ns is None and end_ns is None else None
+    show = sys.stderr.isatty() if options.progress is None else options.progress
+    pacer = _Pacer(options.rate) if options.rate else None
+    with tqdm(total=total, unit="msg", desc=bag.path.name, disable=not show, smoothing=0.1) as progress:
+        nbytes = 0
+        began = time.monotonic()
+        for message in bag.messages(set(routes), start_ns, end_ns):
+            if pacer is not None:
+                pacer.wait_until(message.log_time_ns)
+            bridge.handle_cdr(routes[message.topic], message.raw, bag.deserialize, message.log_time_ns)
+            nbytes += len(message.raw)
+            progress.update()
+            if progress.n % 64 == 0:
+                progress.set_postfix_str(f"{nbytes / 1e6 / max(time.monotonic() - began, 1e-9):.0f} MB/s", refresh=False)
+
+
+class _Pacer:
+    """Sleeps so that messages leave at `rate` times the speed they were recorded."""
+
+    def __init__(self, rate: float):
+        self.rate = rate
+        self.first_ns: int | None = None
+        self.began = 0.0
+
+    def wait_until(self, log_time_ns: int) -> None:
+        if self.first_ns is None:
+            self.first_ns, self.began = log_time_ns, time.monotonic()
+            return
+        delay = self.began + (log_time_ns - self.first_ns) / 1e9 / self.rate - time.monotonic()
+        if delay > 0:
+            time.sleep(delay)

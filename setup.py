@@ -1,0 +1,44 @@
+"""ament_python package: builds with colcon in a ROS 2 workspace and with `pip install .` anywhere."""
+
+from glob import glob
+
+from setuptools import find_packages, setup
+
+PACKAGE = "ros2_rerun_bridge"
+
+setup(
+    name=PACKAGE,
+    version="0.1.0",
+    description="ROS 2 camera and depth streams into Rerun: live (rclpy or DDS) and from rosbag2 recordings",
+    long_description=open("README.md", encoding="utf-8").read(),
+    long_description_content_type="text/markdown",
+    license="Apache-2.0",
+    python_requires=">=3.10",
+    packages=find_packages(include=["bridge", "bridge.*"]),
+    data_files=[
+        ("share/ament_index/resource_index/packages", [f"resource/{PACKAGE}"]),
+        (f"share/{PACKAGE}", ["package.xml"]),
+        (f"share/{PACKAGE}/launch", glob("launch/*.launch.py")),
+        (f"share/{PACKAGE}/config", glob("config/*.yaml")),
+    ],
+    install_requires=[
+        "rerun-sdk>=0.41,<0.42",
+        "rosbags>=0.10.4,<0.12",
+        "numpy>=1.21",
+        "opencv-python-headless>=4.5",
+        "pyarrow>=14",
+        "PyYAML>=5.4",
+        "tqdm>=4.60",
+        "cyclonedds>=0.10.5,<12",
+    ],
+    extras_require={
+        "test": ["pytest>=7", "rerun-sdk[catalog]>=0.41,<0.42"],
+    },
+    tests_require=["pytest"],
+    entry_points={
+        "console_scripts": [
+            "ros2-rerun-bridge = bridge.cli:main",
+            "bridge_node = bridge.node:main",
+        ],
+    },
+)

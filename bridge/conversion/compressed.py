@@ -15,8 +15,8 @@ from typing import Any, Protocol
 
 import cv2
 import numpy as np
-import rerun as rr
 
+from . import archetypes
 from .errors import ConversionError
 from .options import DepthOptions
 from .rvl import decode_rvl
@@ -53,7 +53,7 @@ def convert_compressed_image(
         as_depth = is_compressed_depth(msg.format)
     if as_depth:
         return convert_compressed_depth(msg.format, data, depth)
-    return rr.EncodedImage(contents=data, media_type=_media_type(msg.format, data))
+    return archetypes.encoded_image(data, _media_type(msg.format, data))
 
 
 def _media_type(format_string: str, data: np.ndarray) -> str:
@@ -94,12 +94,13 @@ def convert_compressed_depth(format_string: str, data: np.ndarray, depth: DepthO
     if fmt.codec == "png" and fmt.encoding == "16UC1":
         if not payload[:8].tobytes().startswith(b"\x89PNG"):
             raise ConversionError("compressedDepth png payload is not a PNG")
-        return rr.EncodedDepthImage(blob=payload, media_type="image/png", **depth.depth_image_args(float_pixels=False))
+        return archetypes.encoded_depth_image(payload, "image/png", **depth.depth_image_args(float_pixels=False))
 
     quantised = _decode_png16(payload) if fmt.codec == "png" else _decode_rvl_payload(payload)
     if fmt.encoding == "16UC1":
-        return rr.DepthImage(quantised, **depth.depth_image_args(float_pixels=False))
-    return rr.DepthImage(dequantise_inverse_depth(quantised, quant_a, quant_b), **depth.depth_image_args(True))
+        return archetypes.depth_image(quantised, **depth.depth_image_args(float_pixels=False))
+    metres = dequantise_inverse_depth(quantised, quant_a, quant_b)
+    return archetypes.depth_image(metres, **depth.depth_image_args(float_pixels=True))
 
 
 def dequantise_inverse_depth(quantised: np.ndarray, quant_a: float, quant_b: float) -> np.ndarray:

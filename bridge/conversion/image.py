@@ -17,6 +17,7 @@ import cv2
 import numpy as np
 import rerun as rr
 
+from . import archetypes
 from .errors import ConversionError
 from .options import DepthOptions
 
@@ -134,7 +135,7 @@ def convert_image(msg: ImageMsg, as_depth: bool | None = None, depth: DepthOptio
     if as_depth:
         if encoding.layout is not Layout.INTERLEAVED or encoding.channels != 1:
             raise ConversionError(f"encoding {msg.encoding!r} cannot be shown as depth (needs one channel)")
-        return rr.DepthImage(_interleaved_pixels(msg, encoding), **depth.depth_image_args(encoding.is_float))
+        return archetypes.depth_image(_interleaved_pixels(msg, encoding), **depth.depth_image_args(encoding.is_float))
     return _color_image(msg, encoding)
 
 
@@ -145,21 +146,21 @@ def _color_image(msg: ImageMsg, encoding: Encoding) -> Any:
             pixels = _interleaved_pixels(msg, encoding)
             if encoding.color_model is None:  # two channels: no colour model in Rerun
                 return rr.Tensor(pixels, dim_names=["height", "width", "channel"])
-            return rr.Image(pixels, color_model=encoding.color_model)
+            return archetypes.image(pixels, encoding.color_model)
         case Layout.BAYER8:
             mosaic = _rows(msg, width, height)
-            return _pixel_format_image(mosaic, _RERUN_BAYER[encoding.bayer], width, height)
+            return archetypes.pixel_format_image(mosaic, _RERUN_BAYER[encoding.bayer], width, height)
         case Layout.BAYER16:
             mosaic = _native(_rows(msg, 2 * width, height).view(_byte_order(msg, encoding.dtype)))
-            return rr.Image(cv2.cvtColor(np.ascontiguousarray(mosaic), _CV_BAYER_TO_RGB[encoding.bayer]), "RGB")
+            return archetypes.image(cv2.cvtColor(np.ascontiguousarray(mosaic), _CV_BAYER_TO_RGB[encoding.bayer]), "RGB")
         case Layout.YUYV:
             _require_even(msg, width=True)
-            return _pixel_format_image(_rows(msg, 2 * width, height), rr.PixelFormat.YUY2, width, height)
+            return archetypes.pixel_format_image(_rows(msg, 2 * width, height), rr.PixelFormat.YUY2, width, height)
         case Layout.UYVY:
             _require_even(msg, width=True)
             # Swapping the bytes of every 16-bit pair turns U Y0 V Y1 into Y0 U Y1 V.
             yuyv = _rows(msg, 2 * width, height).view("<u2").byteswap()
-            return _pixel_format_image(yuyv, rr.PixelFormat.YUY2, width, height)
+            return archetypes.pixel_format_image(yuyv, rr.PixelFormat.YUY2, width, height)
         case Layout.NV12 | Layout.NV21:
             _require_even(msg, width=True, height=True)
             planes = _rows(msg, width, height * 3 // 2)
@@ -167,12 +168,12 @@ def _color_image(msg: ImageMsg, encoding: Encoding) -> Any:
                 planes = planes.copy()
                 uv = planes[height:].reshape(height // 2, width // 2, 2)
                 uv[...] = uv[..., ::-1]
-            return _pixel_format_image(planes, rr.PixelFormat.NV12, width, height)
+            return archetypes.pixel_format_image(planes, rr.PixelFormat.NV12, width, height)
         case Layout.NV24:
             planes = _rows(msg, width, height)  # Y rows of `step` bytes, then UV rows of twice that
             uv = _rows(msg, 2 * width, height, offset=msg.step * height, stride=2 * msg.step).reshape(height, width, 2)
             yuv = np.concatenate([planes.ravel(), uv[..., 0].ravel(), uv[..., 1].ravel()])
-            return _pixel_format_image(yuv, rr.PixelFormat.Y_U_V24_LimitedRange, width, height)
+            return archetypes.pixel_format_image(yuv, rr.PixelFormat.Y_U_V24_LimitedRange, width, height)
     raise AssertionError(encoding.layout)
 
 
@@ -193,7 +194,7 @@ def _rows(msg: ImageMsg, row_bytes: int, n_rows: int, offset: int = 0, stride: i
     stride = msg.step if stride is None else stride
     if msg.width <= 0 or msg.height <= 0:
         raise ConversionError(f"empty image ({msg.width}x{msg.height})")
-    if msg.step < row_bytes or stride < row_bytes:
+    if stride < row_bytes:
         raise ConversionError(
             f"step {msg.step} is too small for width {msg.width} of {msg.encoding!r} (needs >= {row_bytes})"
         )
@@ -217,12 +218,6 @@ def _native(pixels: np.ndarray) -> np.ndarray:
     if pixels.dtype.isnative:
         return pixels
     return pixels.astype(pixels.dtype.newbyteorder("="))
-
-
-def _pixel_format_image(buffer: np.ndarray, pixel_format: rr.PixelFormat, width: int, height: int) -> rr.Image:
-    return rr.Image(
-        bytes=np.ascontiguousarray(buffer).view(np.uint8).ravel(), pixel_format=pixel_format, width=width, height=height
-    )
 
 
 def _require_even(msg: ImageMsg, width: bool = False, height: bool = False) -> None:

@@ -1,10 +1,11 @@
 """`sensor_msgs/CompressedImage` to `rr.EncodedImage`, `rr.EncodedDepthImage` or `rr.DepthImage`.
 
-JPEG and PNG go to Rerun as they are: the viewer decodes them. compressedDepth
-(`compressed_depth_image_transport`) prefixes its payload with a 12-byte
-`ConfigHeader {int32 format; float depthParam[2]}` that no image decoder
-understands; it is stripped here. A 16UC1 PNG then goes through undecoded;
-32FC1 (inverse-depth quantised) and RVL payloads are decoded into metric depth.
+JPEG and PNG go to Rerun as they are, with the media type their magic bytes
+give: the viewer decodes them. compressedDepth (`compressed_depth_image_transport`)
+prefixes its payload with a 12-byte `ConfigHeader {int32 format; float
+depthParam[2]}` that no image decoder understands; it is stripped here. A 16UC1
+PNG then goes through undecoded; 32FC1 (inverse-depth quantised) and RVL
+payloads are decoded into metric depth.
 """
 
 from __future__ import annotations
@@ -23,6 +24,10 @@ from .rvl import decode_rvl
 
 CONFIG_HEADER = struct.Struct("<iff")
 RVL_SIZE = struct.Struct("<II")
+JPEG_SOI = b"\xff\xd8\xff"
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+PNG_IHDR = struct.Struct(">I4sIIBB")  # length, b"IHDR", width, height, bit depth, colour type
+PNG_IEND = b"\x00\x00\x00\x00IEND\xaeB`\x82"  # the empty chunk that ends every complete PNG
 
 
 class CompressedImageMsg(Protocol):
@@ -57,18 +62,13 @@ def convert_compressed_image(
 
 
 def _media_type(format_string: str, data: np.ndarray) -> str:
-    """From the format string ("jpeg", "png", "bgr8; jpeg compressed bgr8"), else from the magic bytes."""
-    lowered = format_string.lower()
-    if "jpeg" in lowered or "jpg" in lowered:
+    """From the magic bytes: the viewer decodes by media type, and a format string can be wrong or empty."""
+    head = data[: len(PNG_SIGNATURE)].tobytes()
+    if head.startswith(JPEG_SOI):
         return "image/jpeg"
-    if "png" in lowered:
+    if head.startswith(PNG_SIGNATURE):
         return "image/png"
-    head = data[:8].tobytes()
-    if head.startswith(b"\xff\xd8\xff"):
-        return "image/jpeg"
-    if head.startswith(b"\x89PNG\r\n\x1a\n"):
-        return "image/png"
-    raise ConversionError(f"unsupported compressed format {format_string!r} (jpeg and png are)")
+    raise ConversionError(f"compressed image with format {format_string!r} is neither JPEG nor PNG")
 
 
 def parse_compressed_depth_format(format_string: str) -> CompressedDepthFormat:
@@ -91,12 +91,13 @@ def convert_compressed_depth(format_string: str, data: np.ndarray, depth: DepthO
     _, quant_a, quant_b = CONFIG_HEADER.unpack_from(data)
     payload = data[CONFIG_HEADER.size :]
 
-    if fmt.codec == "png" and fmt.encoding == "16UC1":
-        if not payload[:8].tobytes().startswith(b"\x89PNG"):
-            raise ConversionError("compressedDepth png payload is not a PNG")
-        return archetypes.encoded_depth_image(payload, "image/png", **depth.depth_image_args(float_pixels=False))
-
-    quantised = _decode_png16(payload) if fmt.codec == "png" else _decode_rvl_payload(payload)
+    if fmt.codec == "png":
+        _require_png16(payload)
+        if fmt.encoding == "16UC1":  # millimetres as they are: the viewer decodes the PNG
+            return archetypes.encoded_depth_image(payload, "image/png", **depth.depth_image_args(float_pixels=False))
+        quantised = _decode_png16(payload)
+    else:
+        quantised = _decode_rvl_payload(payload)
     if fmt.encoding == "16UC1":
         return archetypes.depth_image(quantised, **depth.depth_image_args(float_pixels=False))
     metres = dequantise_inverse_depth(quantised, quant_a, quant_b)
@@ -114,10 +115,22 @@ def dequantise_inverse_depth(quantised: np.ndarray, quant_a: float, quant_b: flo
     return metres
 
 
+def _require_png16(payload: np.ndarray) -> None:
+    """Check, without decoding, that the viewer gets a whole 16-bit greyscale PNG."""
+    head = payload[: len(PNG_SIGNATURE) + PNG_IHDR.size].tobytes()
+    if not head.startswith(PNG_SIGNATURE):
+        raise ConversionError("compressedDepth png payload is not a PNG")
+    if len(head) < len(PNG_SIGNATURE) + PNG_IHDR.size or payload[-len(PNG_IEND) :].tobytes() != PNG_IEND:
+        raise ConversionError("compressedDepth png payload is not a complete PNG (truncated?)")
+    _, chunk, _, _, bit_depth, colour_type = PNG_IHDR.unpack_from(head, len(PNG_SIGNATURE))
+    if chunk != b"IHDR" or bit_depth != 16 or colour_type != 0:
+        raise ConversionError("compressedDepth png payload is not a 16-bit greyscale PNG")
+
+
 def _decode_png16(payload: np.ndarray) -> np.ndarray:
     image = cv2.imdecode(payload, cv2.IMREAD_UNCHANGED)
-    if image is None or image.ndim != 2 or image.dtype != np.uint16:
-        raise ConversionError("compressedDepth png payload is not a 16-bit greyscale PNG")
+    if image is None:
+        raise ConversionError("compressedDepth png payload cannot be decoded (corrupt PNG)")
     return image
 
 

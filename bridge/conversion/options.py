@@ -23,7 +23,8 @@ class DepthOptions:
 
     `meter` is how many depth units make one metre (Rerun's convention): 1000
     for millimetres (16UC1), 1.0 for metres (32FC1). None picks that default
-    from the pixel type.
+    from the pixel type. `depth_range` is in metres, whatever the pixel type;
+    Rerun takes it in depth units, so it is scaled by `meter`.
     """
 
     meter: float | None = None
@@ -38,7 +39,7 @@ class DepthOptions:
         if self.colormap is not None:
             args["colormap"] = self.colormap
         if self.depth_range is not None:
-            args["depth_range"] = self.depth_range
+            args["depth_range"] = (self.depth_range[0] * meter, self.depth_range[1] * meter)
         if self.point_fill_ratio is not None:
             args["point_fill_ratio"] = self.point_fill_ratio
         return args

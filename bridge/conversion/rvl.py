@@ -33,14 +33,15 @@ def decode_rvl(payload: bytes | memoryview | np.ndarray, width: int, height: int
         if zeros == 0 and nonzeros == 0:
             raise ConversionError("RVL stream has an empty run")
         pixel += zeros
-        if pixel + nonzeros > num_pixels or i + nonzeros > values.size:
+        if pixel + nonzeros > num_pixels:
             raise ConversionError("RVL stream codes more pixels than the image has")
-        nonzero_index.append(np.arange(pixel, pixel + nonzeros))
-        delta_slices.append(slice(i, i + nonzeros))
+        if i + nonzeros > values.size:
+            raise ConversionError("RVL stream ends before the image is complete")
+        if nonzeros:  # an all-zero image has a single run and no values
+            nonzero_index.append(np.arange(pixel, pixel + nonzeros))
+            delta_slices.append(slice(i, i + nonzeros))
         pixel += nonzeros
         i += nonzeros
-    if pixel > num_pixels:
-        raise ConversionError("RVL stream codes more pixels than the image has")
     if nonzero_index:
         coded = np.concatenate([values[s] for s in delta_slices]).astype(np.int64)
         deltas = (coded >> 1) ^ -(coded & 1)  # zig-zag

@@ -19,7 +19,7 @@ naming the key path (`topics./camera/depth.meter`) and what is allowed.
         kind: depth
         meter: 1000
         colormap: turbo
-        depth_range: [0.2, 5.0]
+        depth_range: [0.2, 5.0]   # metres
 """
 
 from __future__ import annotations
@@ -141,7 +141,7 @@ def load_config(path: str | Path) -> BridgeConfig:
     """Read and validate a config file."""
     path = Path(path)
     try:
-        document = yaml.safe_load(path.read_text())
+        document = yaml.load(path.read_text(), Loader=_UniqueKeyLoader)
     except OSError as err:
         raise ConfigError(f"{path}: cannot read: {err.strerror or err}") from None
     except yaml.YAMLError as err:
@@ -150,6 +150,21 @@ def load_config(path: str | Path) -> BridgeConfig:
         return parse_config(document if document is not None else {}, base_dir=path.parent)
     except ConfigError as err:
         raise ConfigError(f"{path}: {err}") from None
+
+
+class _UniqueKeyLoader(yaml.SafeLoader):
+    """YAML's safe loader, refusing a key given twice in one mapping (PyYAML would keep the last silently)."""
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict:
+        seen: set = set()
+        for key_node, _ in node.value:
+            if key_node.tag == "tag:yaml.org,2002:merge":  # `<<: *defaults` may be overridden, on purpose
+                continue
+            key = self.construct_object(key_node, deep=deep)
+            if key in seen:
+                raise yaml.constructor.ConstructorError(None, None, f"duplicate key {key!r}", key_node.start_mark)
+            seen.add(key)
+        return super().construct_mapping(node, deep)
 
 
 def parse_config(document: Any, base_dir: Path = Path(".")) -> BridgeConfig:

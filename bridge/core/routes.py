@@ -10,7 +10,7 @@ STATIC_TF_TOPIC = "/tf_static"
 
 
 class RouteError(ValueError):
-    """A topic the config names with a kind its message type cannot have."""
+    """A topic the config names with a kind its message type cannot have; the caller adds the topic."""
 
 
 @dataclass(frozen=True)
@@ -34,11 +34,12 @@ def plan_route(config: BridgeConfig, topic: str, msgtype: str) -> Route | None:
     options = config.topic(topic)
     if options.kind is not None and KIND_TYPES[options.kind] != msgtype:
         raise RouteError(
-            f"topic {topic} is {msgtype}, but its kind {options.kind.value!r} takes {KIND_TYPES[options.kind]}"
+            f"not bridged: its type {msgtype} does not fit its configured kind {options.kind.value!r}, "
+            f"which takes {KIND_TYPES[options.kind]}"
         )
     if msgtype not in SUPPORTED_TYPES:
         if listed:
-            raise RouteError(f"topic {topic} is {msgtype}, which the bridge does not convert")
+            raise RouteError(f"not bridged: its type {msgtype} is not one the bridge converts")
         return None
     kind = options.kind or (TopicKind.CAMERA_INFO if msgtype == KIND_TYPES[TopicKind.CAMERA_INFO] else None)
     if msgtype == TF_TYPE:

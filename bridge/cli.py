@@ -15,12 +15,14 @@ from tqdm.contrib.logging import logging_redirect_tqdm
 
 from .config import BridgeConfig, ConfigError, ServeConfig, SinksConfig, load_config
 from .core import Bridge
+from .core.overrides import RecordingOverrides
 from .replay import ReplayOptions, replay
 from .sinks import close_recording, open_recording
 
 log = logging.getLogger("ros2_rerun_bridge")
 
 DEFAULT_VIEWER_URL = "rerun+http://127.0.0.1:9876/proxy"
+EXIT_INTERRUPTED = 130  # 128 + SIGINT, as shells report it: scripts must not take a cut-short replay as done
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -82,31 +84,28 @@ def _add_config_and_sinks(command: argparse.ArgumentParser) -> None:
 
 
 def _config(args: argparse.Namespace, default_file: Path | None = None) -> BridgeConfig:
-    config = load_config(args.config) if args.config else BridgeConfig()
-    sinks = SinksConfig(
-        file=args.output,
-        spawn=args.spawn,
-        connect=args.connect,
-        serve=ServeConfig(args.grpc_port, args.web_port) if args.serve else None,
-    )
-    if sinks.any():
-        config = config.with_sinks(sinks)
-    elif not config.recording.sinks.any() and default_file is not None:
+    """The config file (or the defaults) under the command line's sinks and ids."""
+    config = RecordingOverrides(
+        sinks=SinksConfig(
+            file=args.output,
+            spawn=args.spawn,
+            connect=args.connect,
+            serve=ServeConfig(args.grpc_port, args.web_port) if args.serve else None,
+        ),
+        application_id=args.application_id,
+        recording_id=args.recording_id,
+    ).apply(load_config(args.config) if args.config else BridgeConfig())
+    if not config.recording.sinks.any() and default_file is not None:
         config = config.with_sinks(SinksConfig(file=default_file))
-    recording = config.recording
-    if args.application_id:
-        recording = replace(recording, application_id=args.application_id)
-    if args.recording_id:
-        recording = replace(recording, recording_id=args.recording_id)
-    return replace(config, recording=recording)
+    return config
 
 
 @contextmanager
 def _bridge(config: BridgeConfig) -> Iterator[Bridge]:
     """A bridge whose recording is closed complete on a normal end, on Ctrl-C and on SIGTERM."""
-    signal.signal(signal.SIGTERM, _interrupt)
     recording = open_recording(config.recording)
     bridge = Bridge(config, recording)
+    previous_sigterm = signal.signal(signal.SIGTERM, _interrupt)
     try:
         with logging_redirect_tqdm():
             yield bridge
@@ -118,6 +117,7 @@ def _bridge(config: BridgeConfig) -> Iterator[Bridge]:
             print(line, file=sys.stderr)
         if config.recording.sinks.file is not None:
             print(f"wrote {config.recording.sinks.file}", file=sys.stderr)
+        signal.signal(signal.SIGTERM, previous_sigterm)
 
 
 def _interrupt(signum: int, frame: object) -> None:
@@ -128,17 +128,23 @@ def _run_replay(args: argparse.Namespace) -> int:
     config = _config(args, default_file=Path(args.bags[0].stem + ".rrd"))
     config = config.with_filters(tuple(args.include), tuple(args.exclude))
     options = ReplayOptions(args.start, args.end, args.rate, progress=False if args.no_progress else None)
-    errors: list[str] = []
+    errors: list[str] | None = None  # stays None when interrupted
     with _bridge(config) as bridge:
         errors = replay(args.bags, bridge, options)
+    if errors is None:
+        return EXIT_INTERRUPTED
     return 1 if errors else 0
 
 
 def _run_live(args: argparse.Namespace) -> int:
-    from .sources.dds import run_live  # cyclonedds is only needed here
+    from .sources.dds import DdsError, run_live  # cyclonedds is only needed here
 
     with _bridge(_config(args)) as bridge:
-        run_live(bridge, duration=args.duration)
+        try:
+            run_live(bridge, duration=args.duration)
+        except DdsError as err:
+            log.error("%s", err)
+            return 1
     return 0
 
 
@@ -151,7 +157,11 @@ def _run_check_config(args: argparse.Namespace) -> int:
 def _run_demo(args: argparse.Namespace) -> int:
     from .demo import write_demo_bag
 
-    bag = write_demo_bag(args.bag, frames=args.frames)
+    try:
+        bag = write_demo_bag(args.bag, frames=args.frames)
+    except (FileExistsError, ValueError) as err:  # an existing non-bag folder, or no frames
+        log.error("%s", err)
+        return 2
     config = BridgeConfig().with_sinks(SinksConfig(file=args.output))
     with _bridge(replace(config, recording=replace(config.recording, application_id="ros2_rerun_bridge_demo"))) as bridge:
         replay([bag], bridge)

@@ -1,0 +1,45 @@
+"""What a live ROS 2 subscriber subscribes to, and with which QoS; the rclpy node applies it.
+
+Kept free of rclpy so that it can be tested (and reused) where ROS is not installed.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from ..config import KIND_TYPES, BridgeConfig, Qos, TopicKind
+from .routes import Route
+
+TF_DEPTH = 100  # as tf2_ros's TransformListener subscribes to /tf and /tf_static
+
+
+@dataclass(frozen=True)
+class SubscriptionQos:
+    """A KEEP_LAST QoS profile, in terms that map one to one onto rclpy's."""
+
+    reliable: bool
+    transient_local: bool
+    depth: int
+
+
+def subscription_qos(route: Route) -> SubscriptionQos:
+    """The QoS to subscribe to a route's topic with.
+
+    Camera topics default to best effort (sensor data), which matches both reliable and
+    best-effort publishers, and keep only `queue_size` frames. TF follows tf2_ros: reliable,
+    and transient local for /tf_static so that transforms latched before the bridge started arrive.
+    """
+    if route.kind is TopicKind.TF:
+        return SubscriptionQos(reliable=True, transient_local=route.static_tf, depth=TF_DEPTH)
+    options = route.options
+    return SubscriptionQos(reliable=options.qos is Qos.RELIABLE, transient_local=False, depth=options.queue_size)
+
+
+def typed_topics(config: BridgeConfig) -> list[tuple[str, str]]:
+    """(topic, message type) of each topic the config gives a kind: these are subscribed before anyone publishes."""
+    return [(topic, KIND_TYPES[options.kind]) for topic, options in config.topics.items() if options.kind is not None]
+
+
+def needs_discovery(config: BridgeConfig) -> bool:
+    """Whether to watch the ROS graph: for `auto`, and for listed topics whose type only the graph tells."""
+    return config.auto or any(options.kind is None for options in config.topics.values())

@@ -23,7 +23,7 @@ setup(
     ],
     install_requires=[
         "rerun-sdk>=0.41,<0.42",
-        "rosbags>=0.10.4,<0.12",
+        "rosbags>=0.11,<0.12",
         "numpy>=1.21",
         "opencv-python-headless>=4.5",
         "pyarrow>=14",

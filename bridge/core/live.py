@@ -3,6 +3,8 @@
 A transport's callback only appends to its topic's queue; one worker thread
 per topic converts and logs. When a worker falls behind, the oldest frame is
 dropped and counted: memory stays bounded, and what is shown is the newest.
+`/tf_static` is never dropped from: its few latched messages each hold
+different transforms.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from typing import Any, Callable
 from ..conversion import stamp_ns
 from .bridge import Bridge, Deserialize
 from .routes import Route
+from .subscriptions import subscription_qos
 
 
 @dataclass
@@ -62,7 +65,8 @@ class LiveQueues:
     def _start(self, route: Route) -> _Queue:
         with self._lock:
             if route.topic not in self._queues:
-                queue = _Queue(route, deque(maxlen=route.options.queue_size))
+                # Static transforms are latched once per broadcaster, not streamed: each one counts.
+                queue = _Queue(route, deque(maxlen=None if route.static_tf else subscription_qos(route).depth))
                 queue.thread = threading.Thread(target=self._work, args=(queue,), name=f"bridge{route.topic}", daemon=True)
                 self._queues[route.topic] = queue
                 queue.thread.start()

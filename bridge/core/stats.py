@@ -20,9 +20,10 @@ class TopicStats:
     last_ns: int | None = None
     latencies_ns: deque = field(default_factory=lambda: deque(maxlen=1000))
 
-    def rate_hz(self) -> float:
-        if self.first_ns is None or self.last_ns is None or self.last_ns <= self.first_ns:
-            return 0.0
+    def rate_hz(self) -> float | None:
+        """Messages per second between the first and the last logged; None over less than 10 ms."""
+        if self.first_ns is None or self.last_ns is None or self.last_ns - self.first_ns < 10_000_000:
+            return None
         return (self.logged - 1) / ((self.last_ns - self.first_ns) / 1e9)
 
     def latency_ms(self, percentile: float) -> float | None:
@@ -35,8 +36,8 @@ class TopicStats:
         for name in ("skipped", "dropped", "failed"):
             if count := getattr(self, name):
                 text += f", {count} {name}"
-        if self.logged > 1:
-            text += f", {self.rate_hz():.1f} Hz"
+        if (rate := self.rate_hz()) is not None:
+            text += f", {rate:.1f} Hz"
         if (p50 := self.latency_ms(50)) is not None:
             text += f", latency p50 {p50:.1f} ms p99 {self.latency_ms(99):.1f} ms"
         return text

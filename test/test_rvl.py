@@ -62,7 +62,7 @@ STREAM = encode_rvl(IMAGES["random_with_zeros"])
         (STREAM, 64, 47, "RVL stream codes more pixels than the image has"),
         (encode_rvl(np.zeros((4, 4), np.uint16)), 3, 3, "RVL stream codes more pixels than the image has"),
         (bytes(4), 2, 2, "RVL stream has an empty run"),
-        (np.array([0xFFFFFFFF] * 3 + [0x70000000], "<u4").tobytes(), 2, 2, "wider than 64 bits"),
+        (np.array([0xFFFFFFFF] * 3 + [0x70000000], "<u4").tobytes(), 2, 2, "wider than 32 bits"),
         (np.array([0x01300000], "<u4").tobytes(), 1, 1, "outside 16 bits"),  # a single delta of -2
     ],
     ids=["half", "one_word", "empty", "too_many_pixels", "too_many_zeros", "empty_run", "huge_integer", "negative"],

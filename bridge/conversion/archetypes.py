@@ -19,8 +19,13 @@ _BLOB_TYPE = ImageBufferBatch._ARROW_DATATYPE  # list<uint8 not null>, shared by
 def blob(buffer: np.ndarray) -> pa.Array:
     """A one-element Arrow `list<uint8>` over `buffer`'s bytes (copied only if not contiguous)."""
     flat = np.ascontiguousarray(buffer).reshape(-1).view(np.uint8)
-    values = pa.Array.from_buffers(pa.uint8(), flat.size, [None, pa.py_buffer(flat)])
-    return pa.ListArray.from_arrays(pa.array([0, flat.size], pa.int32()), values, type=_BLOB_TYPE)
+    # Built from buffers: `pa.array` would import pandas (0.5 s) on first use to check its argument.
+    offsets = pa.py_buffer(np.array([0, flat.size], np.int32))
+    return pa.ListArray.from_buffers(_BLOB_TYPE, 1, [None, offsets], children=[_values(flat)])
+
+
+def _values(flat: np.ndarray) -> pa.Array:
+    return pa.Array.from_buffers(pa.uint8(), flat.size, [None, pa.py_buffer(flat)])
 
 
 def image(pixels: np.ndarray, color_model: str) -> rr.Image:

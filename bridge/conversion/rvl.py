@@ -20,53 +20,57 @@ def decode_rvl(payload: bytes | memoryview | np.ndarray, width: int, height: int
     """Decode an RVL stream into a (height, width) uint16 image."""
     values = _varints(payload)
     num_pixels = width * height
-    out = np.zeros(num_pixels, np.uint16)
-    nonzero_index: list[np.ndarray] = []
-    delta_slices: list[slice] = []
-    pixel = 0
-    i = 0
+    run_lengths: list[int] = []  # zeros, non-zeros, zeros, ...
+    run_starts: list[int] = []  # where each run's pair of counts stands in `values`
+    count, value = values.size, values.item  # plain ints: NumPy scalars would double the loop's cost
+    pixel = i = 0
     while pixel < num_pixels:
-        if i + 2 > values.size:
+        if i + 2 > count:
             raise ConversionError("RVL stream ends before the image is complete")
-        zeros, nonzeros = int(values[i]), int(values[i + 1])
-        i += 2
+        zeros, nonzeros = value(i), value(i + 1)
         if zeros == 0 and nonzeros == 0:
             raise ConversionError("RVL stream has an empty run")
-        pixel += zeros
-        if pixel + nonzeros > num_pixels:
+        pixel += zeros + nonzeros
+        if pixel > num_pixels:
             raise ConversionError("RVL stream codes more pixels than the image has")
-        if i + nonzeros > values.size:
+        if i + 2 + nonzeros > count:
             raise ConversionError("RVL stream ends before the image is complete")
-        if nonzeros:  # an all-zero image has a single run and no values
-            nonzero_index.append(np.arange(pixel, pixel + nonzeros))
-            delta_slices.append(slice(i, i + nonzeros))
-        pixel += nonzeros
-        i += nonzeros
-    if nonzero_index:
-        coded = np.concatenate([values[s] for s in delta_slices]).astype(np.int64)
-        deltas = (coded >> 1) ^ -(coded & 1)  # zig-zag
-        depth = np.cumsum(deltas)
-        if depth.min() < 0 or depth.max() > 0xFFFF:
-            raise ConversionError("RVL stream decodes to values outside 16 bits")
-        out[np.concatenate(nonzero_index)] = depth
+        run_starts.append(i)
+        run_lengths += (zeros, nonzeros)
+        i += 2 + nonzeros
+
+    is_delta = np.ones(i, bool)
+    starts = np.array(run_starts)
+    is_delta[starts] = is_delta[starts + 1] = False
+    coded = values[:i][is_delta]
+    depth = np.cumsum((coded >> 1) ^ -(coded & 1))  # zig-zag deltas from the previous non-zero
+    if depth.size and (depth.min() < 0 or depth.max() > 0xFFFF):
+        raise ConversionError("RVL stream decodes to values outside 16 bits")
+    out = np.zeros(num_pixels, np.uint16)
+    out[np.repeat(np.resize([False, True], len(run_lengths)), run_lengths)] = depth
     return out.reshape(height, width)
 
 
 def _varints(payload: bytes | memoryview | np.ndarray) -> np.ndarray:
-    """All variable-length integers of the stream, in order."""
+    """All variable-length integers of the stream, in order, as int64."""
     words = np.frombuffer(payload, dtype="<u4", count=len(payload) // 4)
-    shifts = np.arange(28, -1, -4, dtype=np.uint32)
-    nibbles = ((words[:, None] >> shifts) & 0xF).astype(np.uint8).ravel()
-    ends = np.flatnonzero((nibbles & 0x8) == 0)  # the last nibble of each integer
+    octets = words.astype(">u4").view(np.uint8)  # each word's most significant nibble first
+    nibbles = np.empty(octets.size * 2, np.uint8)
+    nibbles[0::2] = octets >> 4
+    nibbles[1::2] = octets & 0xF
+    ends = np.flatnonzero(nibbles < 0x8)  # the last nibble of each integer
     if ends.size == 0:
-        return np.zeros(0, np.uint64)
-    nibbles = nibbles[: ends[-1] + 1]
-    starts = np.concatenate(([0], ends[:-1] + 1))
-    position = np.arange(nibbles.size) - np.repeat(starts, ends - starts + 1)
-    if position.max() * 3 >= 64:
-        raise ConversionError("RVL stream holds an integer wider than 64 bits")
-    contributions = (nibbles & 0x7).astype(np.uint64) << (3 * position).astype(np.uint64)
-    return np.add.reduceat(contributions, starts)
+        return np.zeros(0, np.int64)
+    starts = np.empty_like(ends)
+    starts[0], starts[1:] = 0, ends[:-1] + 1
+    lengths = ends - starts + 1
+    if lengths.max() > 11:  # the codec's counts and deltas are 32-bit
+        raise ConversionError("RVL stream holds an integer wider than 32 bits")
+    values = (nibbles[starts] & 0x7).astype(np.int64)
+    for k in range(1, int(lengths.max())):  # most integers are one or two nibbles long
+        longer = np.flatnonzero(lengths > k)
+        values[longer] |= (nibbles[starts[longer] + k] & 0x7).astype(np.int64) << (3 * k)
+    return values
 
 
 def encode_rvl(depth: np.ndarray) -> bytes:

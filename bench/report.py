@@ -1,0 +1,277 @@
+"""The machine description, the result tables and `docs/benchmarks.md`, with a plot when matplotlib is there."""
+
+from __future__ import annotations
+
+import os
+import platform
+from dataclasses import dataclass, field
+from importlib import metadata
+from pathlib import Path
+from typing import Sequence
+
+from .live_bench import BRIDGE_MARGIN_S, ConversionCost, DdsLoad
+from .make_bags import BenchBag
+from .replay_bench import CP, NAIVE, OURS, RERUN_IMPORTER, ReplayResult, find
+from .targets import MAX_PEAK_RSS_MB, Target
+
+PLOTTED_TOOLS = (OURS, RERUN_IMPORTER, NAIVE)
+
+HOW_TO_RUN = f"""\
+## How to run
+
+    .venv/bin/python -m bench.run            # the full suite, a few minutes to an hour
+    .venv/bin/python -m bench.run --quick    # one ~200 MB size, shorter live runs
+    .venv/bin/python -m bench.run --sizes 500 8000 --variants raw-mcap --repeat 5 --no-dds
+
+It writes this file (and `docs/benchmarks.png` when matplotlib is installed). What it does:
+
+- **Bags** (`bench/make_bags.py`, into `bench/data/`, reused when present): one RGB-D camera at
+  30 Hz, 1280x720 rgb8 colour (variant `raw`) or the same frames as JPEG CompressedImage (`jpeg`),
+  848x480 16UC1 depth and a CameraInfo for each, in MCAP or sqlite3 storage. MCAP chunks are not
+  compressed, as `ros2 bag record`'s default. A few frames are pre-rendered and reused with the
+  sequence number stamped into their pixels (JPEG frames are reused as encoded).
+- **Replay** (`bench/replay_bench.py`): each tool is its own process on the same bag, which is read
+  once beforehand so that every tool finds it in the page cache, writing to the same disk
+  (`bench/data/out/`, outputs deleted once measured); of `--repeat` runs the fastest is kept.
+  Tools: `ros2-rerun-bridge replay BAG -o out.rrd --no-progress`; `rerun mcap convert` (Rerun's
+  native importer, MCAP only); a naive script (`bench/naive_convert.py`: rosbags AnyReader,
+  deserialize, one `rr.log` per message); and `cp` of the bag file (the storage's limit: with bags
+  smaller than free RAM, this is the page cache's speed, not the disk's). Frames/s counts Image and
+  CompressedImage messages. Peak RSS is the tool process's own (GNU time, or VmHWM polling).
+- **Live conversion** (`bench/live_bench.py`): `Bridge.handle` on already-deserialized messages,
+  recording to a file, all cases through one bridge in that order. "First" is a case's first
+  message, which also pays for modules imported on first use; the statistics are of the following
+  ones. Rerun logs asynchronously: "sustained" adds the final flush to the calls, so it is what a
+  stream costs once the file sink has to keep up; "with CDR" times `handle_cdr`, which also
+  deserializes, as the DDS transport does.
+- **DDS load** (`bench/dds_load.py`): `ros2-rerun-bridge live` against N cameras (1920x1080 rgb8 +
+  848x480 16UC1, 30 Hz each, best effort) in another process, Cyclone DDS on loopback only with a
+  random ROS_DOMAIN_ID, each frame stamped when sent so that latency is end to end (sent to logged).
+  Run twice: with the field notes' configuration as is, and with Cyclone's socket receive buffer
+  raised to `net.core.rmem_max`. "Lost" frames were sent but never received (best effort over UDP);
+  "dropped" ones were received but replaced in the bridge's queue by newer ones. The bridge runs
+  for the load plus {BRIDGE_MARGIN_S:g} s (both start-ups, matching), idle at the end: compare CPU seconds.
+"""
+
+
+@dataclass(frozen=True)
+class DdsRun:
+    label: str  # the Cyclone DDS configuration
+    load: DdsLoad
+
+
+@dataclass
+class Results:
+    """Everything one run of the suite measured, filled in part by part."""
+
+    bags: list[BenchBag] = field(default_factory=list)
+    replay: list[ReplayResult] = field(default_factory=list)
+    profiles: dict[str, dict[str, float]] = field(default_factory=dict)  # bag name -> seconds per phase of a replay
+    conversions: list[ConversionCost] = field(default_factory=list)
+    dds: list[DdsRun] = field(default_factory=list)
+    targets: list[Target] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)  # what was skipped and why, and the caller's remarks
+
+
+def machine(data_dir: Path) -> dict[str, str]:
+    return {
+        "CPU": _cpu_model(),
+        "cores": str(os.cpu_count()),
+        "RAM": f"{_meminfo_kib('MemTotal') * 1024 / 1e9:.1f} GB",
+        "OS": platform.platform(),
+        "Python": platform.python_version(),
+        **{package: _version(package) for package in ("rerun-sdk", "rosbags", "cyclonedds", "numpy")},
+        "disk (bags and outputs)": _disk(data_dir),
+    }
+
+
+def _cpu_model() -> str:
+    for line in Path("/proc/cpuinfo").read_text().splitlines():
+        if line.startswith("model name"):
+            return line.split(":", 1)[1].strip()
+    return platform.processor() or "unknown"
+
+
+def _meminfo_kib(field: str) -> int:
+    for line in Path("/proc/meminfo").read_text().splitlines():
+        if line.startswith(field + ":"):
+            return int(line.split()[1])
+    return 0
+
+
+def _version(package: str) -> str:
+    try:
+        return metadata.version(package)
+    except metadata.PackageNotFoundError:
+        return "not installed"
+
+
+def _disk(path: Path) -> str:
+    """The device and filesystem holding `path`, and whether it is rotational."""
+    path = path.resolve()
+    mounts = [line.split()[:3] for line in Path("/proc/mounts").read_text().splitlines()]
+    device, mount_point, fs_type = max(
+        (m for m in mounts if path.is_relative_to(m[1])), key=lambda m: len(m[1]), default=("?", "/", "?")
+    )
+    rotational = Path(f"/sys/class/block/{Path(device).name}/queue/rotational")
+    kind = {"0": "SSD", "1": "rotational"}.get(rotational.read_text().strip(), "?") if rotational.exists() else "?"
+    return f"{device} on {mount_point} ({fs_type}, {kind})"
+
+
+# -- tables -----------------------------------------------------------------------------------------
+
+
+def table(headers: Sequence[str], rows: Sequence[Sequence[object]]) -> str:
+    lines = ["| " + " | ".join(headers) + " |", "|" + "|".join("---" for _ in headers) + "|"]
+    lines += ["| " + " | ".join(str(cell) for cell in row) + " |" for row in rows]
+    return "\n".join(lines)
+
+
+def targets_table(targets: Sequence[Target]) -> str:
+    rows = [(t.name, t.measured, "PASS" if t.passed else "**FAIL**", t.margin) for t in targets]
+    return table(("target", "measured", "result", "margin"), rows)
+
+
+def replay_table(results: Sequence[ReplayResult]) -> str:
+    rows = []
+    for r in results:
+        if not r.run.ok:
+            rows.append((r.bag.spec.name, r.tool, f"failed: {r.run.failure()}", "", "", "", "", ""))
+            continue
+        rows.append((
+            r.bag.spec.name, r.tool, f"{r.run.wall_s:.2f}", f"{r.mb_per_s:.0f}", f"{r.frames_per_s:.0f}",
+            f"{r.run.cpu_s:.2f}", f"{r.run.peak_rss_mb:.0f}", f"{r.output_mb:.0f}",
+        ))  # fmt: skip
+    headers = ("bag", "tool", "wall s", "MB/s", "frames/s", "CPU s", "peak RSS MB", "output MB")
+    return table(headers, rows)
+
+
+def ratios_table(results: Sequence[ReplayResult], bags: Sequence[BenchBag]) -> str:
+    """Per bag: the bridge's speed relative to Rerun's importer and the naive script, and its time relative to cp."""
+
+    def speedup(bag: BenchBag, other: str) -> str:
+        ours, them = find(results, bag, OURS), find(results, bag, other)
+        return f"{them.run.wall_s / ours.run.wall_s:.2f}x" if ours and them else "-"
+
+    def slowdown_vs_cp(bag: BenchBag) -> str:
+        ours, cp = find(results, bag, OURS), find(results, bag, CP)
+        return f"{ours.run.wall_s / cp.run.wall_s:.1f}x" if ours and cp else "-"
+
+    rows = [(bag.spec.name, f"{bag.file_bytes / 1e6:.0f}", bag.images, speedup(bag, RERUN_IMPORTER), speedup(bag, NAIVE),
+             slowdown_vs_cp(bag)) for bag in bags]  # fmt: skip
+    headers = ("bag", "MB", "frames", "ours vs rerun importer (speed)", "ours vs naive (speed)", "ours vs cp (time)")
+    return table(headers, rows)
+
+
+def marginal_table(results: Sequence[ReplayResult]) -> str | None:
+    """MB/s between the smallest and the largest bag of each variant: start-up costs cancel out."""
+    rows = []
+    for variant in sorted({r.bag.spec.variant for r in results}):
+        for tool in PLOTTED_TOOLS:
+            runs = sorted((r for r in results if r.bag.spec.variant == variant and r.tool == tool and r.run.ok),
+                          key=lambda r: r.bag_mb)  # fmt: skip
+            if len(runs) >= 2 and runs[-1].run.wall_s > runs[0].run.wall_s:
+                small, large = runs[0], runs[-1]
+                speed = (large.bag_mb - small.bag_mb) / (large.run.wall_s - small.run.wall_s)
+                rows.append((variant, tool, f"{small.bag_mb:.0f} -> {large.bag_mb:.0f}", f"{speed:.0f}"))
+    return table(("variant", "tool", "bag MB", "marginal MB/s"), rows) if rows else None
+
+
+def profile_table(profiles: dict[str, dict[str, float]]) -> str:
+    bags = list(profiles)
+    phases = list(next(iter(profiles.values())))
+    rows = [(phase, *(_share(profiles[bag][phase], profiles[bag]["total"]) for bag in bags)) for phase in phases]
+    return table(("phase (main thread)", *bags), rows)
+
+
+def _share(seconds: float, total: float) -> str:
+    return f"{seconds:.2f} s ({seconds / total * 100:.0f}%)" if total else f"{seconds:.2f} s"
+
+
+def conversions_table(costs: Sequence[ConversionCost]) -> str:
+    rows = [(c.case, f"{c.first_ms:.1f}", f"{c.median_ms:.3f}", f"{c.p99_ms:.2f}", f"{c.sustained_ms:.2f}",
+             f"{c.with_cdr_median_ms:.3f}") for c in costs]  # fmt: skip
+    return table(("message", "first ms", "median ms", "p99 ms", "sustained ms", "with CDR median ms"), rows)
+
+
+def dds_table(runs: Sequence[DdsRun]) -> str:
+    rows = []
+    for run in runs:
+        for t in run.load.topics:
+            rows.append((run.label, t.topic, t.sent, t.lost, t.dropped, t.logged, _ms(t.p50_ms), _ms(t.p99_ms)))
+    return table(("DDS config", "topic", "sent", "lost", "dropped", "logged", "p50 ms", "p99 ms"), rows)
+
+
+def dds_process_table(runs: Sequence[DdsRun]) -> str:
+    rows = []
+    for run in runs:
+        for name, process in (("ros2-rerun-bridge live", run.load.bridge), ("bench.dds_load", run.load.publisher)):
+            rows.append((run.label, name, f"{process.wall_s:.1f}", f"{process.cpu_s:.1f}", f"{process.peak_rss_mb:.0f}"))
+    return table(("DDS config", "process", "wall s", "CPU s", "peak RSS MB"), rows)
+
+
+def _ms(value: float | None) -> str:
+    return f"{value:.1f}" if value is not None else "-"
+
+
+# -- the document -----------------------------------------------------------------------------------
+
+
+def render(results: Results, machine_info: dict[str, str], date: str, command: str, plot: Path | None) -> str:
+    parts = [
+        "# Benchmarks",
+        f"Generated by `{command}` on {date}. Regenerate rather than edit: this file is overwritten.",
+        HOW_TO_RUN,
+        "## Machine",
+        table(("", ""), list(machine_info.items())),
+        "## Targets",
+        targets_table(results.targets) if results.targets else "No target was measured.",
+    ]
+    if results.replay:
+        parts += ["## Replay", replay_table(results.replay), "### Ratios", ratios_table(results.replay, results.bags)]
+        if marginal := marginal_table(results.replay):
+            parts += ["### Throughput without start-up", marginal]
+    if results.profiles:
+        parts += ["### Where the bridge's time goes (one replay under cProfile, `bench/profile_replay.py`)",
+                  profile_table(results.profiles)]  # fmt: skip
+    if results.conversions:
+        parts += ["## Live: conversion cost per message", conversions_table(results.conversions)]
+    if results.dds:
+        parts += ["## Live: DDS load", dds_table(results.dds), dds_process_table(results.dds)]
+    if plot is not None:
+        parts += ["## Throughput and memory against bag size", f"![throughput and peak RSS]({plot.name})"]
+    if results.notes:
+        parts += ["## Notes", "\n".join(f"- {note}" for note in results.notes)]
+    return "\n\n".join(parts) + "\n"
+
+
+def plot_replay(results: Sequence[ReplayResult], path: Path) -> bool:
+    """Throughput and peak RSS against bag size per tool and bag variant; False when matplotlib is absent."""
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        return False
+    figure, (speed_axes, rss_axes) = plt.subplots(1, 2, figsize=(12, 4.5))
+    variants = sorted({r.bag.spec.variant for r in results})
+    for tool in PLOTTED_TOOLS:
+        for variant in variants:
+            points = sorted((r.bag_mb, r.mb_per_s, r.run.peak_rss_mb) for r in results
+                            if r.tool == tool and r.run.ok and r.bag.spec.variant == variant)  # fmt: skip
+            if points:
+                sizes, speeds, rss = zip(*points)
+                speed_axes.plot(sizes, speeds, marker="o", label=f"{tool} ({variant})")
+                rss_axes.plot(sizes, rss, marker="o", label=f"{tool} ({variant})")
+    for axes, label in ((speed_axes, "throughput (MB/s of bag)"), (rss_axes, "peak RSS (MB)")):
+        axes.set_xscale("log")
+        axes.set_xlabel("bag size (MB)")
+        axes.set_ylabel(label)
+        axes.grid(True, alpha=0.3)
+    rss_axes.axhline(MAX_PEAK_RSS_MB, color="red", linestyle="--", linewidth=1)
+    speed_axes.legend(fontsize=7)
+    figure.tight_layout()
+    figure.savefig(path, dpi=110)
+    plt.close(figure)
+    return True

@@ -1,0 +1,171 @@
+"""The benchmark suite in one command: bags, replay, live conversion, DDS load, targets, docs/benchmarks.md.
+
+    .venv/bin/python -m bench.run [--quick] [--sizes MB ...] [--variants raw-mcap ...] [--repeat N]
+
+See docs/benchmarks.md (which this writes) for what is measured and how.
+"""
+
+from __future__ import annotations
+
+import argparse
+import shlex
+import sys
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Sequence
+
+from . import report
+from .live_bench import max_receive_buffer, measure_conversions, run_dds_load
+from .make_bags import DATA_DIR, VARIANTS, BagSpec, BenchBag, ensure_bag
+from .measure import REPO, BenchError
+from .replay_bench import profile_phases, run_replay
+from .targets import conversion_target, dds_target, replay_targets
+
+
+@dataclass(frozen=True)
+class Settings:
+    sizes: list[int]
+    repeat: int
+    conversions: int
+    dds_seconds: float
+
+
+FULL = Settings(sizes=[300, 1000, 4000], repeat=3, conversions=200, dds_seconds=10.0)
+QUICK = Settings(sizes=[200], repeat=1, conversions=50, dds_seconds=5.0)
+
+
+def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m bench.run", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)  # fmt: skip
+    parser.add_argument("--quick", action="store_true", help="one ~200 MB bag size, one run each, shorter live runs")
+    parser.add_argument("--sizes", nargs="+", type=int, metavar="MB", help=f"bag sizes ({' '.join(map(str, FULL.sizes))})")
+    parser.add_argument("--variants", nargs="+", choices=VARIANTS, default=["raw-mcap", "raw-sqlite3", "jpeg-mcap"],
+                        metavar="VARIANT", help=f"bag kinds, of: {', '.join(VARIANTS)} (default: all but jpeg-sqlite3)")
+    parser.add_argument("--repeat", type=int, metavar="N", help=f"runs per tool and bag, the fastest kept ({FULL.repeat})")
+    parser.add_argument("--conversions", type=int, metavar="N", help=f"messages per live conversion case ({FULL.conversions})")
+    parser.add_argument("--dds-seconds", type=float, metavar="S", help=f"length of the DDS load ({FULL.dds_seconds:g})")
+    parser.add_argument("--cameras", type=int, default=2, metavar="N", help="RGB-D cameras in the DDS load (2)")
+    parser.add_argument("--no-replay", action="store_true")
+    parser.add_argument("--no-live", action="store_true", help="neither the conversion costs nor the DDS load")
+    parser.add_argument("--no-dds", action="store_true")
+    parser.add_argument("--data-dir", type=Path, default=DATA_DIR, metavar="DIR", help="bags and outputs (bench/data)")
+    parser.add_argument("--report", type=Path, default=REPO / "docs" / "benchmarks.md", help="docs/benchmarks.md")
+    parser.add_argument("--note", action="append", default=[], help="a line for the report's notes (repeatable)")
+    args = parser.parse_args(argv)
+    if args.repeat is not None and args.repeat < 1:
+        parser.error("--repeat must be at least 1")
+    return args
+
+
+def settings(args: argparse.Namespace) -> Settings:
+    base = QUICK if args.quick else FULL
+    return Settings(
+        sizes=args.sizes or base.sizes,
+        repeat=args.repeat or base.repeat,
+        conversions=args.conversions or base.conversions,
+        dds_seconds=args.dds_seconds or base.dds_seconds,
+    )
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parse_args(argv)
+    chosen = settings(args)
+    results = report.Results(notes=list(args.note))
+    if not args.no_replay:
+        run_replay_part(results, args, chosen)
+    if not args.no_live:
+        run_live_part(results, args, chosen)
+    command = shlex.join(["python", "-m", "bench.run", *(sys.argv[1:] if argv is None else argv)])
+    write_report(results, args.report, args.data_dir, command)
+    if results.replay:
+        section("Ratios")
+        print(report.ratios_table(results.replay, results.bags))
+    section("Targets")
+    print(report.targets_table(results.targets))
+    print(f"\nwrote {args.report}")
+    return 0
+
+
+def run_replay_part(results: report.Results, args: argparse.Namespace, chosen: Settings) -> None:
+    out_dir = args.data_dir / "out"
+    results.bags = [prepare_bag(BagSpec.parse(v, size), args.data_dir) for size in chosen.sizes for v in args.variants]
+    section(f"Replay (fastest of {chosen.repeat})")
+    results.replay = run_replay(results.bags, out_dir, chosen.repeat)
+    results.targets += replay_targets(results.replay, results.bags)
+    results.profiles = profile_largest(results.bags, out_dir, results.notes)
+
+
+def run_live_part(results: report.Results, args: argparse.Namespace, chosen: Settings) -> None:
+    out_dir = args.data_dir / "out"
+    section(f"Live conversion ({chosen.conversions} messages per case)")
+    results.conversions = measure_conversions(chosen.conversions, out_dir)
+    print(report.conversions_table(results.conversions))
+    results.targets.append(conversion_target(results.conversions))
+    if not args.no_dds:
+        results.dds = run_dds_loads(args.cameras, chosen.dds_seconds, out_dir, results.notes)
+        results.targets += [dds_target(run.load, run.label) for run in results.dds]
+
+
+def write_report(results: report.Results, path: Path, data_dir: Path, command: str) -> None:
+    plot: Path | None = path.with_suffix(".png")
+    if not (results.replay and report.plot_replay(results.replay, plot)):
+        plot = None
+        if results.replay:
+            results.notes.append("matplotlib is not installed: no plot (it is not a dependency; install it to get one)")
+    date = datetime.now().astimezone().strftime("%Y-%m-%d %H:%M %Z")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(report.render(results, report.machine(data_dir), date, command, plot))
+
+
+def prepare_bag(spec: BagSpec, data_dir: Path) -> BenchBag:
+    print(f"bag {spec.name}: ", end="", flush=True)
+    bag = ensure_bag(spec, data_dir)
+    print(f"{bag.file_bytes / 1e6:.0f} MB, {bag.images} frames, {bag.storage_file}")
+    return bag
+
+
+def profile_largest(bags: Sequence[BenchBag], out_dir: Path, notes: list[str]) -> dict[str, dict[str, float]]:
+    """Where the time goes in one replay of the largest bag of each variant."""
+    largest: dict[str, BenchBag] = {}
+    for bag in bags:
+        if bag.spec.variant not in largest or bag.spec.size_mb > largest[bag.spec.variant].spec.size_mb:
+            largest[bag.spec.variant] = bag
+    section("Profiling one replay per variant")
+    profiles = {}
+    for bag in largest.values():
+        try:
+            profiles[bag.spec.name] = profile_phases(bag, out_dir)
+        except BenchError as err:
+            notes.append(str(err))
+    if profiles:
+        print(report.profile_table(profiles))
+    return profiles
+
+
+def run_dds_loads(cameras: int, seconds: float, out_dir: Path, notes: list[str]) -> list[report.DdsRun]:
+    """The load with the field notes' Cyclone DDS configuration, then with the largest receive buffer allowed."""
+    configs: list[tuple[str, int | None]] = [("field notes", None)]
+    if limit := max_receive_buffer():
+        configs.append((f"receive buffer {limit / 2**20:g} MiB (rmem_max)", limit))
+    runs = []
+    for label, receive_buffer in configs:
+        section(f"DDS load: {cameras} cameras for {seconds:g} s, {label}")
+        try:
+            load = run_dds_load(cameras, seconds, out_dir, receive_buffer)
+        except BenchError as err:
+            print(f"skipped: {err}")
+            notes.append(f"DDS load ({label}) skipped: {err}")
+            continue
+        run = report.DdsRun(label, load)
+        print(report.dds_table([run]))
+        runs.append(run)
+    return runs
+
+
+def section(title: str) -> None:
+    print(f"\n== {title}", flush=True)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

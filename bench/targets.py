@@ -1,0 +1,79 @@
+"""The performance targets of issue 4, each checked against the measurements with its margin."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Sequence
+
+from .live_bench import ConversionCost, DdsLoad
+from .make_bags import BenchBag
+from .replay_bench import CP, OURS, RERUN_IMPORTER, ReplayResult, find
+
+MAX_TIME_VS_CP = 1.5
+MAX_PEAK_RSS_MB = 500.0
+MAX_CONVERSION_MS = 1.0  # one 1080p rgb8 frame through Bridge.handle (median)
+CONVERSION_CASE = "rgb8 1920x1080 Image"
+MAX_DDS_P99_MS = 50.0
+
+
+@dataclass(frozen=True)
+class Target:
+    name: str
+    measured: str
+    passed: bool
+    margin: str  # how far inside or outside the limit
+
+
+def replay_targets(results: Sequence[ReplayResult], bags: Sequence[BenchBag]) -> list[Target]:
+    targets = []
+    for bag in bags:
+        ours = find(results, bag, OURS)
+        if ours is None:
+            targets.append(Target(f"replay {bag.spec.name}", "the bridge failed", False, "-"))
+            continue
+        if rerun := find(results, bag, RERUN_IMPORTER):
+            speedup = rerun.run.wall_s / ours.run.wall_s
+            targets.append(Target(
+                f"replay throughput >= `rerun mcap convert`, {bag.spec.name}",
+                f"{ours.mb_per_s:.0f} vs {rerun.mb_per_s:.0f} MB/s", speedup >= 1.0, f"{speedup:.2f}x its speed",
+            ))  # fmt: skip
+        if cp := find(results, bag, CP):
+            ratio = ours.run.wall_s / cp.run.wall_s
+            targets.append(Target(
+                f"replay time <= {MAX_TIME_VS_CP}x `cp`, {bag.spec.name}",
+                f"{ours.run.wall_s:.2f} vs {cp.run.wall_s:.2f} s", ratio <= MAX_TIME_VS_CP,
+                f"{ratio:.1f}x cp ({_relative(ratio, MAX_TIME_VS_CP)})",
+            ))  # fmt: skip
+        rss = ours.run.peak_rss_mb
+        targets.append(Target(
+            f"peak RSS < {MAX_PEAK_RSS_MB:.0f} MB, {bag.spec.name}", f"{rss:.0f} MB", rss < MAX_PEAK_RSS_MB,
+            _relative(rss, MAX_PEAK_RSS_MB),
+        ))  # fmt: skip
+    return targets
+
+
+def conversion_target(costs: Sequence[ConversionCost]) -> Target:
+    cost = next(c for c in costs if c.case == CONVERSION_CASE)
+    return Target(
+        f"live conversion < {MAX_CONVERSION_MS:g} ms per 1080p rgb8 frame (median of `Bridge.handle`)",
+        f"{cost.median_ms:.2f} ms (p99 {cost.p99_ms:.1f} ms, sustained {cost.sustained_ms:.1f} ms)",
+        cost.median_ms < MAX_CONVERSION_MS, _relative(cost.median_ms, MAX_CONVERSION_MS),
+    )  # fmt: skip
+
+
+def dds_target(load: DdsLoad, label: str) -> Target:
+    p99 = load.worst_p99_ms
+    passed = load.missing == 0 and p99 is not None and p99 < MAX_DDS_P99_MS
+    latency = f"worst p99 {p99:.1f} ms" if p99 is not None else "no frame logged"
+    return Target(
+        f"DDS {load.cameras} cameras, {label}: no frame lost or dropped, p99 < {MAX_DDS_P99_MS:g} ms",
+        f"{load.missing} of {sum(t.sent for t in load.topics)} frames missing, {latency}", passed,
+        _relative(p99, MAX_DDS_P99_MS) if p99 is not None else "-",
+    )  # fmt: skip
+
+
+def _relative(value: float, limit: float) -> str:
+    """`value` against an upper `limit`, e.g. "40% under" or "2.3x over"."""
+    if value <= limit:
+        return f"{(1 - value / limit) * 100:.0f}% under"
+    return f"{value / limit:.1f}x over"

@@ -29,7 +29,7 @@ setup(
         "pyarrow>=14",
         "PyYAML>=5.4",
         "tqdm>=4.60",
-        "cyclonedds>=0.10.5,<12",
+        "cyclonedds>=11,<12",
     ],
     extras_require={
         "test": ["pytest>=7", "rerun-sdk[catalog]>=0.41,<0.42"],

@@ -137,11 +137,13 @@ def _run_replay(args: argparse.Namespace) -> int:
 
 
 def _run_live(args: argparse.Namespace) -> int:
-    from .sources.dds import DdsError, run_live  # cyclonedds is only needed here
+    from .sources.dds import DdsError, domain_id_from_env, run_live  # cyclonedds is only needed here
 
-    with _bridge(_config(args)) as bridge:
+    config = _config(args)
+    domain_id = domain_id_from_env()  # a bad ROS_DOMAIN_ID is an error before any file is opened
+    with _bridge(config) as bridge:
         try:
-            run_live(bridge, duration=args.duration)
+            run_live(bridge, domain_id, duration=args.duration)
         except DdsError as err:
             log.error("%s", err)
             return 1

@@ -1,0 +1,168 @@
+"""Live bridging over real DDS: a separate publisher process (dds_publisher.py) streams ROS 2-typed
+camera and TF topics; the bridge subscribes with Cyclone DDS and writes an .rrd, read back here.
+
+Every DDS process runs on loopback only, on a random domain, so that parallel runs do not meet.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import re
+import signal
+import socket
+import subprocess
+import sys
+import threading
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pytest
+from dds_publisher import (
+    CAMERA_INFO, COLOR, COMPRESSED, DEPTH, IGNORED, STATIC_TRANSFORMS, TF, TF_STATIC,
+    color_for, depth_for, focal_length_for, jpeg_for, translation_for,
+)  # fmt: skip
+from recordings import column, read_recording
+
+from bridge.config import ConfigError, SinksConfig, parse_config
+from bridge.core import Bridge
+from bridge.sinks import close_recording, open_recording
+from bridge.sources.dds import dds_type_name, domain_id_from_env, ros_type_name, run_live
+
+TEST_DIR = Path(__file__).parent
+LOOPBACK_ONLY = """<CycloneDDS><Domain Id="any"><General><Interfaces><NetworkInterface name="lo" multicast="false"/>
+</Interfaces><AllowMulticast>false</AllowMulticast></General><Discovery><ParticipantIndex>auto
+</ParticipantIndex><MaxAutoParticipantIndex>32</MaxAutoParticipantIndex><Peers><Peer address="127.0.0.1"/>
+</Peers></Discovery></Domain></CycloneDDS>"""
+
+
+@pytest.fixture
+def dds_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
+    """Loopback-only Cyclone DDS on a domain of its own, for this process and the ones it starts."""
+    config = tmp_path / "cyclonedds.xml"
+    config.write_text(LOOPBACK_ONLY)
+    dds = {"CYCLONEDDS_URI": config.as_uri(), "ROS_DOMAIN_ID": str(random.randint(10, 200))}
+    for name, value in dds.items():
+        monkeypatch.setenv(name, value)
+    return {**os.environ, **dds}
+
+
+def publish(env: dict[str, str], seconds: float, expect: list[str]) -> set[int]:
+    """Run the publisher until it is done; the header stamps it sent."""
+    command = [sys.executable, str(TEST_DIR / "dds_publisher.py"), "--seconds", str(seconds)]
+    command += [arg for topic in expect for arg in ("--expect", topic)]
+    result = subprocess.run(command, env=env, capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    return set(json.loads(result.stdout)["stamps"])
+
+
+def cells(table: pa.Table, name: str) -> list[tuple[int, pa.Scalar]]:
+    """(ros2_timestamp in ns, first instance) of each row where column `name` has data."""
+    stamps = table.column("ros2_timestamp").cast(pa.int64()).to_pylist()
+    values = table.column(name).combine_chunks()
+    return [(stamp, values[row].values[0]) for row, stamp in enumerate(stamps) if values[row].is_valid]
+
+
+def buffer_bytes(instance: pa.Scalar) -> np.ndarray:
+    return instance.values.to_numpy(zero_copy_only=False)
+
+
+def same_pixels(instance: pa.Scalar, expected: np.ndarray) -> bool:
+    """Whether an image buffer holds exactly `expected`'s pixels."""
+    return np.array_equal(buffer_bytes(instance).view(expected.dtype), expected.ravel())
+
+
+def entities(table: pa.Table) -> set[str]:
+    return {name.split(":")[0] for name in table.column_names if ":" in name}
+
+
+def test_every_logged_frame_arrives_intact_with_its_stamp(tmp_path: Path, dds_env: dict[str, str]) -> None:
+    config = parse_config({
+        "auto": True,  # discovers the compressed image, the camera info and TF
+        "exclude": ["/camera/ignored/.*"],
+        "topics": {COLOR: {"kind": "image"}, DEPTH: {"kind": "depth", "qos": "reliable", "queue_size": 5}},
+    }).with_sinks(SinksConfig(file=tmp_path / "live.rrd"))  # fmt: skip
+    recording = open_recording(config.recording)
+    bridge = Bridge(config, recording)
+    stop = threading.Event()
+    live = threading.Thread(target=run_live, args=(bridge,), kwargs={"stop": stop})
+    live.start()
+    try:
+        sent = publish(dds_env, seconds=3, expect=[COLOR, DEPTH, COMPRESSED, CAMERA_INFO, TF])
+    finally:
+        stop.set()
+        live.join()
+        close_recording(recording)
+
+    assert IGNORED not in bridge.stats
+    for topic in (COLOR, DEPTH, COMPRESSED, CAMERA_INFO, TF, TF_STATIC):
+        stats = bridge.stats[topic]
+        assert stats.logged > 0, topic
+        assert stats.received == stats.logged + stats.dropped + stats.failed, topic
+
+    table = read_recording(tmp_path / "live.rrd")
+    assert entities(table) == {COLOR, DEPTH, COMPRESSED, CAMERA_INFO, TF, TF_STATIC}
+    checks = {
+        f"{COLOR}:Image:buffer": lambda stamp, cell: same_pixels(cell, color_for(stamp)),
+        f"{DEPTH}:DepthImage:buffer": lambda stamp, cell: same_pixels(cell, depth_for(stamp)),
+        f"{COMPRESSED}:EncodedImage:blob": lambda stamp, cell: buffer_bytes(cell).tobytes() == jpeg_for(stamp),
+        f"{CAMERA_INFO}:Pinhole:image_from_camera": lambda stamp, cell: cell.as_py()[0] == focal_length_for(stamp),
+        f"{TF}:Transform3D:translation": lambda stamp, cell: np.allclose(cell.as_py(), translation_for(stamp)),
+    }  # fmt: skip
+    for name, matches in checks.items():
+        rows = cells(table, name)
+        assert len(rows) == bridge.stats[name.split(":")[0]].logged, name
+        assert all(stamp in sent and matches(stamp, cell) for stamp, cell in rows), name
+    static_children = column(table, f"{TF_STATIC}:Transform3D:child_frame")[0]
+    assert sorted(static_children) == sorted(child for _, child, _, _ in STATIC_TRANSFORMS)
+
+
+def test_cli_without_its_viewer_writes_a_complete_file_when_terminated(tmp_path: Path, dds_env: dict[str, str]) -> None:
+    config = tmp_path / "live.yaml"
+    config.write_text(f"auto: false\ntopics:\n  {COLOR}: {{kind: image}}\n")
+    with socket.socket() as probe:  # a port with no viewer behind it
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    output = tmp_path / "live.rrd"
+    command = [sys.executable, "-m", "bridge", "live", "-c", str(config), "-o", str(output),
+               "--connect", f"rerun+http://127.0.0.1:{port}/proxy"]  # fmt: skip
+    bridge = subprocess.Popen(command, env=dds_env, cwd=TEST_DIR.parent, stderr=subprocess.PIPE, text=True)
+    try:
+        sent = publish(dds_env, seconds=1.5, expect=[COLOR])
+        bridge.send_signal(signal.SIGTERM)
+        _, stderr = bridge.communicate(timeout=30)
+    finally:
+        if bridge.poll() is None:
+            bridge.kill()
+            bridge.wait()
+
+    assert bridge.returncode == 0, stderr
+    summary = re.search(rf"^{COLOR}: .*$", stderr, re.MULTILINE)[0]  # the counters the bridge prints at exit
+    counts = {name: int(count) for count, name in re.findall(r"(\d+) (received|logged|dropped|failed)", summary)}
+    assert counts["received"] == counts["logged"] + counts.get("dropped", 0) + counts.get("failed", 0)
+    table = read_recording(output)
+    assert entities(table) == {COLOR}  # auto is off: only the listed topic
+    rows = cells(table, f"{COLOR}:Image:buffer")
+    assert len(rows) == counts["logged"] > 0
+    assert all(stamp in sent and same_pixels(cell, color_for(stamp)) for stamp, cell in rows)
+
+
+@pytest.mark.parametrize(("dds_name", "ros_name"), [
+    ("sensor_msgs::msg::dds_::Image_", "sensor_msgs/msg/Image"),
+    ("tf2_msgs::msg::dds_::TFMessage_", "tf2_msgs/msg/TFMessage"),
+    ("DDS::String", None),
+])  # fmt: skip
+def test_ros_type_names_map_to_dds_type_names(dds_name: str, ros_name: str | None) -> None:
+    assert ros_type_name(dds_name) == ros_name
+    if ros_name is not None:
+        assert dds_type_name(ros_name) == dds_name
+
+
+def test_a_bad_ros_domain_id_is_named(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("ROS_DOMAIN_ID", "abc")
+    with pytest.raises(ConfigError, match="ROS_DOMAIN_ID='abc'"):
+        domain_id_from_env()
+    monkeypatch.setenv("ROS_DOMAIN_ID", "")
+    assert domain_id_from_env() == 0

@@ -17,7 +17,7 @@ from .config import BridgeConfig, ConfigError, ServeConfig, SinksConfig, load_co
 from .core import Bridge
 from .core.overrides import RecordingOverrides
 from .replay import ReplayOptions, replay
-from .sinks import close_recording, open_recording
+from .sinks import SinkError, close_recording, open_recording
 
 log = logging.getLogger("ros2_rerun_bridge")
 
@@ -32,7 +32,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     log.setLevel(logging.INFO)
     try:
         return args.run(args)
-    except ConfigError as err:
+    except (ConfigError, SinkError) as err:
         log.error("%s", err)
         return 2
 

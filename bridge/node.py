@@ -27,7 +27,7 @@ from .config import CAMERA_INFO_TYPE, COMPRESSED_TYPE, IMAGE_TYPE, TF_TYPE, Conf
 from .core import Bridge, LiveQueues
 from .core.overrides import NODE_PARAMETERS, node_config
 from .core.subscriptions import SubscriptionQos, needs_discovery, subscription_qos, typed_topics
-from .sinks import close_recording, open_recording
+from .sinks import SinkError, close_recording, open_recording
 
 NODE_NAME = "rerun_bridge"
 MESSAGE_CLASSES: dict[str, type] = {
@@ -129,7 +129,7 @@ def main(args: list[str] | None = None) -> int:
     rclpy.init(args=args)
     try:
         node = BridgeNode()
-    except (ConfigError, InvalidParameterTypeException) as err:
+    except (ConfigError, SinkError, InvalidParameterTypeException) as err:
         get_logger(NODE_NAME).fatal(str(err))
         rclpy.try_shutdown()
         return 2

@@ -1,5 +1,5 @@
 """Where Rerun data goes: a `.rrd` file, a native viewer, a remote viewer, a web viewer; several at once."""
 
-from .recording import open_recording, close_recording
+from .recording import SinkError, close_recording, open_recording
 
-__all__ = ["close_recording", "open_recording"]
+__all__ = ["SinkError", "close_recording", "open_recording"]

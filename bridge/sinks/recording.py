@@ -13,6 +13,10 @@ log = logging.getLogger("ros2_rerun_bridge")
 VIEWER_PORT = 9876  # where `rerun` listens by default
 
 
+class SinkError(RuntimeError):
+    """No sink could be set up: nowhere to send the recording."""
+
+
 def open_recording(config: RecordingConfig) -> rr.RecordingStream:
     """A recording sending to every sink in `config` (a file, viewers, servers) at once."""
     recording = rr.RecordingStream(config.application_id, recording_id=config.recording_id)
@@ -32,7 +36,7 @@ def open_recording(config: RecordingConfig) -> rr.RecordingStream:
     if sinks.serve is not None:
         targets.append(rr.GrpcServerSink(port=sinks.serve.grpc_port))
     if not targets:
-        raise ValueError("no sink: give an output file, a viewer to spawn or connect to, or a server to run")
+        raise SinkError("nowhere to send the recording: give an output file, a viewer to spawn or connect to, or --serve")
     recording.set_sinks(*targets)
     if sinks.serve is not None:
         grpc_url = f"rerun+http://127.0.0.1:{sinks.serve.grpc_port}/proxy"

@@ -66,7 +66,8 @@ class Bridge:
     def decode(self, route: Route, raw: bytes | memoryview, deserialize: Deserialize) -> Any | None:
         """Deserialize one CDR message; None (counted and warned) when it is garbled."""
         try:
-            return deserialize(raw, route.msgtype)
+            # A memoryview: rosbags slices off the CDR header, which would copy a whole frame held as bytes.
+            return deserialize(memoryview(raw), route.msgtype)
         except Exception as err:  # rosbags raises many types for truncated or garbled CDR
             self.stats[route.topic].failed += 1
             self.warn_once(route.topic, f"cannot deserialize {route.msgtype}: {type(err).__name__}: {err}")

@@ -6,6 +6,7 @@ import argparse
 import logging
 import signal
 import sys
+import threading
 from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path
@@ -131,9 +132,17 @@ def _run_replay(args: argparse.Namespace) -> int:
     errors: list[str] | None = None  # stays None when interrupted
     with _bridge(config) as bridge:
         errors = replay(args.bags, bridge, options)
+        if config.recording.sinks.serve is not None:
+            _serve_until_interrupted()
     if errors is None:
         return EXIT_INTERRUPTED
     return 1 if errors else 0
+
+
+def _serve_until_interrupted() -> None:
+    """Keep the served recording up for viewers that connect after the replay ended."""
+    log.warning("replay done: still serving the recording to viewers until Ctrl-C")
+    threading.Event().wait()
 
 
 def _run_live(args: argparse.Namespace) -> int:

@@ -1,0 +1,61 @@
+"""`replay --serve`: a gRPC server and a web viewer on loopback, kept up after the replay until Ctrl-C."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import numpy as np
+from recordings import image_msg, read_recording, write_bag
+
+REPO = Path(__file__).resolve().parents[1]
+T0 = 1_700_000_000_000_000_000
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def test_serve_keeps_serving_until_ctrl_c_and_the_file_is_complete(tmp_path):
+    frames = [np.full((24, 32, 3), i, np.uint8) for i in range(5)]
+    bag = write_bag(tmp_path / "bag", [("/cam", image_msg(f, "rgb8", T0 + i), T0 + i) for i, f in enumerate(frames)])
+    rrd, grpc_port, web_port = tmp_path / "out.rrd", free_port(), free_port()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "bridge", "replay", str(bag), "-o", str(rrd), "--serve",
+         "--grpc-port", str(grpc_port), "--web-port", str(web_port)],
+        cwd=REPO, stderr=subprocess.PIPE, text=True, env={**os.environ, "PYTHONPATH": str(REPO)},
+    )  # fmt: skip
+    try:
+        assert "still serving" in _read_until(process, "still serving")
+        with urllib.request.urlopen(f"http://127.0.0.1:{web_port}/", timeout=10) as page:
+            assert page.status == 200  # the web viewer
+        with socket.create_connection(("127.0.0.1", grpc_port), timeout=10):
+            pass  # the gRPC server viewers connect to
+        process.send_signal(signal.SIGINT)
+        process.communicate(timeout=60)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+
+    assert process.returncode == 0
+    buffers = read_recording(rrd).column("/cam:Image:buffer").to_pylist()
+    assert [bytes(cell[0]) for cell in buffers] == [f.tobytes() for f in frames]
+
+
+def _read_until(process: subprocess.Popen, text: str, timeout: float = 60.0) -> str:
+    """stderr up to and including the line that holds `text`."""
+    seen = ""
+    deadline = time.monotonic() + timeout
+    while text not in seen:
+        assert time.monotonic() < deadline and process.poll() is None, seen
+        seen += process.stderr.readline()
+    return seen

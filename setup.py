@@ -32,7 +32,7 @@ setup(
         "cyclonedds>=11,<12",
     ],
     extras_require={
-        "test": ["pytest>=7", "rerun-sdk[catalog]>=0.41,<0.42"],
+        "test": ["pytest>=7", "rerun-sdk[catalog]>=0.41,<0.42", "colcon-common-extensions"],
     },
     tests_require=["pytest"],
     entry_points={

@@ -1,0 +1,68 @@
+"""A viewer that goes away mid-stream stops neither the bridge nor its file sink."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+from recordings import image_msg, read_recording, write_bag
+
+REPO = Path(__file__).resolve().parents[1]
+T0 = 1_700_000_000_000_000_000
+PERIOD = 100_000_000  # 10 Hz: 3 s at --rate 1
+FRAMES = 30
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def wait_for_port(port: int, timeout: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=1):
+                return
+        except OSError:
+            assert time.monotonic() < deadline, f"nothing listens on port {port}"
+            time.sleep(0.1)
+
+
+def test_replay_goes_on_when_the_viewer_it_streams_to_is_killed(tmp_path):
+    frames = [np.full((24, 32, 3), i, np.uint8) for i in range(FRAMES)]
+    bag = write_bag(tmp_path / "bag", [("/cam", image_msg(f, "rgb8", T0 + i * PERIOD), T0 + i * PERIOD)
+                                       for i, f in enumerate(frames)])  # fmt: skip
+    port = free_port()
+    # Rerun's own message proxy, as a viewer machine runs it: `rerun --serve-grpc`.
+    viewer = subprocess.Popen([str(Path(sys.executable).with_name("rerun")), "--serve-grpc", "--port", str(port)],
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
+    bridge = None
+    try:
+        wait_for_port(port)
+        rrd = tmp_path / "out.rrd"
+        bridge = subprocess.Popen(
+            [sys.executable, "-m", "bridge", "replay", str(bag), "-o", str(rrd), "--rate", "1",
+             "--connect", f"rerun+http://127.0.0.1:{port}/proxy"],
+            cwd=REPO, stderr=subprocess.PIPE, text=True, env={**os.environ, "PYTHONPATH": str(REPO)},
+        )  # fmt: skip
+        time.sleep(2.0)
+        viewer.send_signal(signal.SIGKILL)
+        _, stderr = bridge.communicate(timeout=120)
+    finally:
+        for process in (viewer, bridge):
+            if process is not None and process.poll() is None:
+                process.kill()
+                process.wait()
+
+    assert bridge.returncode == 0, stderr
+    assert f"/cam: {FRAMES} received, {FRAMES} logged" in stderr
+    buffers = read_recording(rrd).column("/cam:Image:buffer").to_pylist()
+    assert [bytes(cell[0]) for cell in buffers] == [f.tobytes() for f in frames]

@@ -14,7 +14,6 @@ import struct
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-import cv2
 import numpy as np
 
 from . import archetypes
@@ -128,7 +127,9 @@ def _require_png16(payload: np.ndarray) -> None:
 
 
 def _decode_png16(payload: np.ndarray) -> np.ndarray:
-    image = cv2.imdecode(payload, cv2.IMREAD_UNCHANGED)
+    from .opencv import decode_png  # cv2 is imported on first use
+
+    image = decode_png(payload)
     if image is None:
         raise ConversionError("compressedDepth png payload cannot be decoded (corrupt PNG)")
     return image

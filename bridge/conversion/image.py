@@ -13,7 +13,6 @@ from dataclasses import dataclass
 from enum import Enum, auto
 from typing import Any, Protocol
 
-import cv2
 import numpy as np
 import rerun as rr
 
@@ -107,15 +106,6 @@ _RERUN_BAYER = {
     "GBRG": rr.PixelFormat.BayerGBRG8,
     "GRBG": rr.PixelFormat.BayerGRBG8,
 }
-# OpenCV names a Bayer pattern by the second row's first two pixels, hence the shift.
-_CV_BAYER_TO_RGB = {
-    "RGGB": cv2.COLOR_BayerBG2RGB,
-    "BGGR": cv2.COLOR_BayerRG2RGB,
-    "GBRG": cv2.COLOR_BayerGR2RGB,
-    "GRBG": cv2.COLOR_BayerGB2RGB,
-}
-
-
 def lookup_encoding(name: str) -> Encoding:
     try:
         return ENCODINGS[name] if name in ENCODINGS else ENCODINGS[name.upper()]
@@ -152,7 +142,9 @@ def _color_image(msg: ImageMsg, encoding: Encoding) -> Any:
             return archetypes.pixel_format_image(mosaic, _RERUN_BAYER[encoding.bayer], width, height)
         case Layout.BAYER16:
             mosaic = _native(_rows(msg, 2 * width, height).view(_byte_order(msg, encoding.dtype)))
-            return archetypes.image(cv2.cvtColor(np.ascontiguousarray(mosaic), _CV_BAYER_TO_RGB[encoding.bayer]), "RGB")
+            from .opencv import demosaic_to_rgb  # cv2 is imported on first use
+
+            return archetypes.image(demosaic_to_rgb(mosaic, encoding.bayer), "RGB")
         case Layout.YUYV:
             _require_even(msg, width=True)
             return archetypes.pixel_format_image(_rows(msg, 2 * width, height), rr.PixelFormat.YUY2, width, height)

@@ -25,15 +25,19 @@ def free_port() -> int:
         return probe.getsockname()[1]
 
 
-def wait_for_port(port: int, timeout: float = 30.0) -> None:
+def _listening(port: int) -> bool:
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=1):
+            return True
+    except OSError:
+        return False
+
+
+def wait_for_port(port: int, listening: bool = True, timeout: float = 30.0) -> None:
     deadline = time.monotonic() + timeout
-    while True:
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=1):
-                return
-        except OSError:
-            assert time.monotonic() < deadline, f"nothing listens on port {port}"
-            time.sleep(0.1)
+    while _listening(port) != listening:
+        assert time.monotonic() < deadline, f"port {port} is {'not ' if listening else ''}listening"
+        time.sleep(0.1)
 
 
 def test_replay_goes_on_when_the_viewer_it_streams_to_is_killed(tmp_path):
@@ -42,8 +46,9 @@ def test_replay_goes_on_when_the_viewer_it_streams_to_is_killed(tmp_path):
                                        for i, f in enumerate(frames)])  # fmt: skip
     port = free_port()
     # Rerun's own message proxy, as a viewer machine runs it: `rerun --serve-grpc`.
+    # In its own process group: the `rerun` entry point runs the viewer binary as a child, and both must go.
     viewer = subprocess.Popen([str(Path(sys.executable).with_name("rerun")), "--serve-grpc", "--port", str(port)],
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)  # fmt: skip
     bridge = None
     try:
         wait_for_port(port)
@@ -54,13 +59,17 @@ def test_replay_goes_on_when_the_viewer_it_streams_to_is_killed(tmp_path):
             cwd=REPO, stderr=subprocess.PIPE, text=True, env={**os.environ, "PYTHONPATH": str(REPO)},
         )  # fmt: skip
         time.sleep(2.0)
-        viewer.send_signal(signal.SIGKILL)
+        os.killpg(viewer.pid, signal.SIGKILL)
+        viewer.wait()
+        wait_for_port(port, listening=False)
         _, stderr = bridge.communicate(timeout=120)
     finally:
-        for process in (viewer, bridge):
-            if process is not None and process.poll() is None:
-                process.kill()
-                process.wait()
+        if bridge is not None and bridge.poll() is None:
+            bridge.kill()
+            bridge.wait()
+        if viewer.poll() is None:
+            os.killpg(viewer.pid, signal.SIGKILL)
+            viewer.wait()
 
     assert bridge.returncode == 0, stderr
     assert f"/cam: {FRAMES} received, {FRAMES} logged" in stderr

@@ -80,6 +80,7 @@ def _add_config_and_sinks(command: argparse.ArgumentParser) -> None:
     sinks.add_argument("--serve", action="store_true", help="serve gRPC and a web viewer")
     sinks.add_argument("--grpc-port", type=int, default=ServeConfig.grpc_port, help="with --serve (9876)")
     sinks.add_argument("--web-port", type=int, default=ServeConfig.web_port, help="with --serve (9090)")
+    sinks.add_argument("--bind", default=ServeConfig.bind, help="with --serve: the gRPC server's address (0.0.0.0)")
     command.add_argument("--application-id", help="Rerun application id")
     command.add_argument("--recording-id", help="Rerun recording id (same id: recordings merge in the viewer)")
 
@@ -91,7 +92,7 @@ def _config(args: argparse.Namespace, default_file: Path | None = None) -> Bridg
             file=args.output,
             spawn=args.spawn,
             connect=args.connect,
-            serve=ServeConfig(args.grpc_port, args.web_port) if args.serve else None,
+            serve=ServeConfig(args.grpc_port, args.web_port, args.bind) if args.serve else None,
         ),
         application_id=args.application_id,
         recording_id=args.recording_id,

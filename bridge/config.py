@@ -93,6 +93,7 @@ class TopicConfig:
 class ServeConfig:
     grpc_port: int = 9876
     web_port: int | None = 9090  # None: gRPC only, no web viewer
+    bind: str = "0.0.0.0"  # the gRPC server's address: every interface, so that other machines can view
 
 
 @dataclass(frozen=True)
@@ -246,10 +247,11 @@ def _sinks(value: Any, base_dir: Path) -> SinksConfig:
     elif serve in (None, False):
         serve_config = None
     else:
-        serve_node = _Mapping(serve, "recording.sinks.serve", {"grpc_port", "web_port"})
+        serve_node = _Mapping(serve, "recording.sinks.serve", {"grpc_port", "web_port", "bind"})
         serve_config = ServeConfig(
             grpc_port=_port(serve_node, "grpc_port", ServeConfig.grpc_port),
             web_port=_port(serve_node, "web_port", ServeConfig.web_port),
+            bind=serve_node.typed("bind", str, ServeConfig.bind),
         )
     return SinksConfig(
         file=(base_dir / file) if file else None,

@@ -16,10 +16,6 @@ from .sources.bag import Bag, BagError
 
 log = logging.getLogger("ros2_rerun_bridge")
 
-# Rerun's sinks queue without bound, and reading a bag outpaces writing a file: waiting for the sinks
-# after every so many bytes keeps memory bounded whatever the bag's size, at no cost in throughput.
-FLUSH_EVERY_BYTES = 128 * 1024 * 1024
-
 
 @dataclass(frozen=True)
 class ReplayOptions:
@@ -58,17 +54,13 @@ def _replay_bag(bag: Bag, bridge: Bridge, options: ReplayOptions) -> None:
     show = sys.stderr.isatty() if options.progress is None else options.progress
     pacer = _Pacer(options.rate) if options.rate else None
     with tqdm(total=total, unit="msg", desc=bag.path.name, disable=not show, smoothing=0.1) as progress:
-        nbytes = unflushed = 0
+        nbytes = 0
         began = time.monotonic()
         for message in bag.messages(set(routes), start_ns, end_ns):
             if pacer is not None:
                 pacer.wait_until(message.log_time_ns)
             bridge.handle_cdr(routes[message.topic], message.raw, bag.deserialize, message.log_time_ns)
             nbytes += len(message.raw)
-            unflushed += len(message.raw)
-            if unflushed >= FLUSH_EVERY_BYTES:
-                bridge.recording.flush()
-                unflushed = 0
             progress.update()
             if progress.n % 64 == 0:
                 progress.set_postfix_str(f"{nbytes / 1e6 / max(time.monotonic() - began, 1e-9):.0f} MB/s", refresh=False)

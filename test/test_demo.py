@@ -182,8 +182,13 @@ def test_demo_command_writes_a_recording_with_every_archetype(tmp_path: Path) ->
     assert len(column(table, f"{demo.COLOR_TOPIC}:Image:buffer")) == FRAMES
     assert len(column(table, f"{demo.COLOR_TOPIC}/compressed:EncodedImage:blob")) == FRAMES
     assert column(table, f"{demo.DEPTH_TOPIC}:DepthImage:meter") == [[1000.0]] * FRAMES
-    for info_topic in ("/camera/color/camera_info", "/camera/depth/camera_info"):
-        (k,) = column(table, f"{info_topic}:Pinhole:image_from_camera")[0]
-        np.testing.assert_allclose(np.reshape(k, (3, 3)).T, demo.intrinsics(640, 480), rtol=1e-6)
+    # Both camera_info topics describe the aligned optical frame: its Pinhole comes from the first one only,
+    # and colour and depth both project through it.
+    (k,) = column(table, "/camera/color/camera_info:Pinhole:image_from_camera")[0]
+    np.testing.assert_allclose(np.reshape(k, (3, 3)).T, demo.intrinsics(640, 480), rtol=1e-6)
+    assert "/camera/depth/camera_info:Pinhole:image_from_camera" not in table.column_names
+    image_plane = demo.OPTICAL_FRAME + "_image_plane"
+    for image_topic in (demo.COLOR_TOPIC, demo.DEPTH_TOPIC):
+        assert column(table, f"{image_topic}:CoordinateFrame:frame")[0] == [image_plane]
     assert len(column(table, "/tf:Transform3D:translation")) == FRAMES
     assert column(table, "/tf_static:Transform3D:child_frame")[0] == [demo.OPTICAL_FRAME]

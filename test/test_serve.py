@@ -30,7 +30,7 @@ def test_serve_keeps_serving_until_ctrl_c_and_the_file_is_complete(tmp_path):
     rrd, grpc_port, web_port = tmp_path / "out.rrd", free_port(), free_port()
     process = subprocess.Popen(
         [sys.executable, "-m", "bridge", "replay", str(bag), "-o", str(rrd), "--serve",
-         "--grpc-port", str(grpc_port), "--web-port", str(web_port)],
+         "--grpc-port", str(grpc_port), "--web-port", str(web_port), "--bind", "127.0.0.1"],
         cwd=REPO, stderr=subprocess.PIPE, text=True, env={**os.environ, "PYTHONPATH": str(REPO)},
     )  # fmt: skip
     try:

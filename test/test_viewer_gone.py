@@ -75,3 +75,20 @@ def test_replay_goes_on_when_the_viewer_it_streams_to_is_killed(tmp_path):
     assert f"/cam: {FRAMES} received, {FRAMES} logged" in stderr
     buffers = read_recording(rrd).column("/cam:Image:buffer").to_pylist()
     assert [bytes(cell[0]) for cell in buffers] == [f.tobytes() for f in frames]
+
+
+def test_a_viewer_that_is_not_there_does_not_stall_the_file_beyond_its_grpc_queue(tmp_path):
+    """More than rerun-sdk's gRPC queue holds (about 250 MB): the viewer's stream must not hold up the file's."""
+    frame = np.random.default_rng(0).integers(0, 255, (720, 1280, 3), np.uint8)
+    count = 130  # 360 MB of rgb8
+    bag = write_bag(tmp_path / "bag", [("/cam", image_msg(frame, "rgb8", T0 + i * PERIOD), T0 + i * PERIOD)
+                                       for i in range(count)])  # fmt: skip
+    rrd = tmp_path / "out.rrd"
+    result = subprocess.run(
+        [sys.executable, "-m", "bridge", "replay", str(bag), "-o", str(rrd),
+         "--connect", f"rerun+http://127.0.0.1:{free_port()}/proxy"],
+        cwd=REPO, capture_output=True, text=True, timeout=300, env={**os.environ, "PYTHONPATH": str(REPO)},
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert f"/cam: {count} received, {count} logged" in result.stderr
+    assert len(read_recording(rrd).column("/cam:Image:buffer").to_pylist()) == count

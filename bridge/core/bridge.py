@@ -7,7 +7,6 @@ import threading
 from collections import defaultdict
 from typing import Any, Callable
 
-import numpy as np
 import rerun as rr
 
 from ..config import IMAGE_TYPE, BridgeConfig, TopicKind
@@ -21,6 +20,7 @@ from ..conversion import (
     transforms_by_stamp,
 )
 from ..conversion.camera_info import image_plane_frame
+from ..sinks.recording import Recording
 from .routes import Route, RouteError, plan_route
 from .stats import TopicStats
 
@@ -30,6 +30,11 @@ STAMP_TIMELINE = "ros2_timestamp"  # header.stamp, as Rerun's MCAP importer name
 LOG_TIMELINE = "message_log_time"  # when the message was recorded (bag) or received (live)
 
 Deserialize = Callable[[bytes | memoryview, str], Any]
+
+# Rerun's sinks queue without bound. When input outpaces the file (a bag read faster than the disk writes),
+# waiting for it after every so many bytes keeps memory bounded, at no cost in throughput: the disk is the
+# bottleneck either way. Live queues meanwhile drop their oldest frames, as they should.
+FLUSH_EVERY_BYTES = 128 * 1024 * 1024
 
 _AS_DEPTH = {TopicKind.DEPTH: True, TopicKind.COMPRESSED_DEPTH: True, TopicKind.IMAGE: False, TopicKind.COMPRESSED: False}
 
@@ -42,7 +47,7 @@ class Bridge:
     `handle` may be called from several threads, one topic per thread.
     """
 
-    def __init__(self, config: BridgeConfig, recording: rr.RecordingStream):
+    def __init__(self, config: BridgeConfig, recording: Recording):
         self.config = config
         self.recording = recording
         self.stats: dict[str, TopicStats] = defaultdict(TopicStats)
@@ -51,6 +56,8 @@ class Bridge:
         self._lock = threading.Lock()
         self._frames: dict[str, str] = {}  # entity path -> the CoordinateFrame last logged there
         self._static_tf: dict[str, Any] = {}  # child frame -> its latest static TransformStamped
+        self._pinhole_topics: dict[str, str] = {}  # camera frame -> the CameraInfo topic giving its Pinhole
+        self._unflushed = 0  # bytes logged since the sinks were last waited for
 
     def route(self, topic: str, msgtype: str) -> Route | None:
         """The topic's route (cached); None when it is not bridged."""
@@ -95,16 +102,28 @@ class Bridge:
             stats.skipped += 1
             return False
         try:
-            self._log(route, msg, log_time_ns)
+            logged = self._log(route, msg, log_time_ns)
         except ConversionError as err:
             stats.failed += 1
             self.warn_once(route.topic, str(err))
+            return False
+        if not logged:
+            stats.skipped += 1
             return False
         stats.logged += 1
         if stats.first_ns is None:
             stats.first_ns = log_time_ns
         stats.last_ns = log_time_ns
+        self._bound_sink_backlog(nbytes)
         return True
+
+    def _bound_sink_backlog(self, nbytes: int) -> None:
+        with self._lock:
+            self._unflushed += nbytes
+            if self._unflushed < FLUSH_EVERY_BYTES:
+                return
+            self._unflushed = 0
+        self.recording.flush()
 
     def warn_once(self, topic: str, problem: str) -> None:
         with self._lock:
@@ -118,27 +137,48 @@ class Bridge:
 
     # -- logging ------------------------------------------------------------------------------
 
-    def _log(self, route: Route, msg: Any, log_time_ns: int) -> None:
+    def _log(self, route: Route, msg: Any, log_time_ns: int) -> bool:
+        """Log one message's rows; False when it adds nothing (see `_owns_pinhole`)."""
         if route.kind is TopicKind.TF:
             self._log_tf(route, msg, log_time_ns)
-            return
-        self._set_times(stamp_ns(msg.header.stamp), log_time_ns)
+            return True
+        times = _times(stamp_ns(msg.header.stamp), log_time_ns)
         frame_id = route.options.frame_id or msg.header.frame_id
         if route.kind is TopicKind.CAMERA_INFO:
-            self.recording.log(route.entity_path, pinhole_from_camera_info(msg, frame_id, route.options.intrinsics))
+            pinhole = pinhole_from_camera_info(msg, frame_id, route.options.intrinsics)
+            if not self._owns_pinhole(route, frame_id):
+                return False
+            self.recording.log(route.entity_path, pinhole, times)
         else:
             convert = convert_image if route.msgtype == IMAGE_TYPE else convert_compressed_image
-            self.recording.log(route.entity_path, convert(msg, _AS_DEPTH.get(route.kind), route.options.depth))
-            self._log_frame(route, image_plane_frame(frame_id) if frame_id else None)
+            image = convert(msg, _AS_DEPTH.get(route.kind), route.options.depth)
+            self.recording.log(route.entity_path, image, times)
+            self._log_frame(route, image_plane_frame(frame_id) if frame_id else None, times)
+        return True
 
-    def _log_frame(self, route: Route, frame: str | None) -> None:
+    def _owns_pinhole(self, route: Route, frame_id: str) -> bool:
+        """Whether this CameraInfo topic gives the Pinhole of its frame.
+
+        Two CameraInfo topics of one frame (a RealSense's colour and aligned-depth camera_info) would both
+        define `<frame>_image_plane`, which Rerun rejects. The first topic seen keeps the frame, and the
+        images of that frame project through its Pinhole.
+        """
+        if not frame_id:
+            return True
+        with self._lock:
+            owner = self._pinhole_topics.setdefault(frame_id, route.topic)
+        if owner != route.topic:
+            self.warn_once(route.topic, f"not logged: frame {frame_id!r} already has its Pinhole from {owner}")
+        return owner == route.topic
+
+    def _log_frame(self, route: Route, frame: str | None, times: dict[str, int]) -> None:
         """Place the images in their camera's image plane; logged when it changes, not per frame."""
         if frame is None:
             self.warn_once(route.topic, "empty frame_id: not placed in 3D (set frame_id for this topic in the config)")
             return
         if self._frames.get(route.entity_path) != frame:
             self._frames[route.entity_path] = frame
-            self.recording.log(route.entity_path, rr.CoordinateFrame(frame))
+            self.recording.log(route.entity_path, rr.CoordinateFrame(frame), times)
 
     def _log_tf(self, route: Route, msg: Any, log_time_ns: int) -> None:
         groups = transforms_by_stamp(msg)
@@ -150,12 +190,11 @@ class Bridge:
                     self._static_tf.update((t.child_frame_id, t) for t in transforms)
                 batch = transform_batch(self._static_tf.values())
             # Static data keeps one row per entity, so the row holds every static transform seen.
-            self.recording.log(route.entity_path, batch, static=True)
+            self.recording.log(route.entity_path, batch, times=None)
             return
         for stamp, transforms in groups.items():
-            self._set_times(stamp, log_time_ns)
-            self.recording.log(route.entity_path, transform_batch(transforms))
+            self.recording.log(route.entity_path, transform_batch(transforms), _times(stamp, log_time_ns))
 
-    def _set_times(self, stamp_ns_: int, log_time_ns: int) -> None:
-        self.recording.set_time(STAMP_TIMELINE, timestamp=np.datetime64(stamp_ns_, "ns"))
-        self.recording.set_time(LOG_TIMELINE, timestamp=np.datetime64(log_time_ns, "ns"))
+
+def _times(stamp: int, log_time_ns: int) -> dict[str, int]:
+    return {STAMP_TIMELINE: stamp, LOG_TIMELINE: log_time_ns}

@@ -39,8 +39,13 @@ class LiveQueues:
         self._queues: dict[str, _Queue] = {}
         self._lock = threading.Lock()
 
-    def push(self, route: Route, payload: Any, nbytes: int = 0) -> None:
-        """Queue one received message (raw CDR or a message object); never blocks."""
+    def push(self, route: Route, payload: Any, nbytes: int | None = None) -> None:
+        """Queue one received message (raw CDR or a message object); never blocks.
+
+        `nbytes` defaults to the size of a message's `data` (its pixels).
+        """
+        if nbytes is None:
+            nbytes = len(payload) if self._deserialize is not None else len(getattr(payload, "data", ()))
         received_ns = self._clock()
         queue = self._queues.get(route.topic) or self._start(route)
         stats = self.bridge.stats[route.topic]

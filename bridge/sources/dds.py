@@ -170,7 +170,7 @@ class DdsSubscriptions:
                 continue
             for data, info in samples:
                 if info.valid_data:
-                    self.queues.push(route, data, len(data))
+                    self.queues.push(route, data)
 
 
 def run_live(

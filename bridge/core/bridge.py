@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 import threading
 from collections import defaultdict
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
 import rerun as rr
 
@@ -20,9 +21,11 @@ from ..conversion import (
     transforms_by_stamp,
 )
 from ..conversion.camera_info import image_plane_frame
-from ..sinks.recording import Recording
 from .routes import Route, RouteError, plan_route
 from .stats import TopicStats
+
+if TYPE_CHECKING:  # the core logs to whatever sinks it is given; it does not depend on them
+    from ..sinks.recording import Recording
 
 log = logging.getLogger("ros2_rerun_bridge")
 
@@ -54,7 +57,6 @@ class Bridge:
         self._routes: dict[tuple[str, str], Route | None] = {}
         self._warned: set[tuple[str, str]] = set()
         self._lock = threading.Lock()
-        self._frames: dict[str, str] = {}  # entity path -> the CoordinateFrame last logged there
         self._static_tf: dict[str, Any] = {}  # child frame -> its latest static TransformStamped
         self._pinhole_topics: dict[str, str] = {}  # camera frame -> the CameraInfo topic giving its Pinhole
         self._unflushed = 0  # bytes logged since the sinks were last waited for
@@ -148,12 +150,11 @@ class Bridge:
             pinhole = pinhole_from_camera_info(msg, frame_id, route.options.intrinsics)
             if not self._owns_pinhole(route, frame_id):
                 return False
-            self.recording.log(route.entity_path, pinhole, times)
+            self.recording.log(route.entity_path, pinhole, times=times)
         else:
             convert = convert_image if route.msgtype == IMAGE_TYPE else convert_compressed_image
             image = convert(msg, _AS_DEPTH.get(route.kind), route.options.depth)
-            self.recording.log(route.entity_path, image, times)
-            self._log_frame(route, image_plane_frame(frame_id) if frame_id else None, times)
+            self.recording.log(route.entity_path, image, *self._image_frame(route, frame_id), times=times)
         return True
 
     def _owns_pinhole(self, route: Route, frame_id: str) -> bool:
@@ -171,14 +172,12 @@ class Bridge:
             self.warn_once(route.topic, f"not logged: frame {frame_id!r} already has its Pinhole from {owner}")
         return owner == route.topic
 
-    def _log_frame(self, route: Route, frame: str | None, times: dict[str, int]) -> None:
-        """Place the images in their camera's image plane; logged when it changes, not per frame."""
-        if frame is None:
+    def _image_frame(self, route: Route, frame_id: str) -> list[rr.CoordinateFrame]:
+        """The image plane the image lives in, logged on each image row as Rerun's importer does."""
+        if not frame_id:
             self.warn_once(route.topic, "empty frame_id: not placed in 3D (set frame_id for this topic in the config)")
-            return
-        if self._frames.get(route.entity_path) != frame:
-            self._frames[route.entity_path] = frame
-            self.recording.log(route.entity_path, rr.CoordinateFrame(frame), times)
+            return []
+        return [_coordinate_frame(image_plane_frame(frame_id))]
 
     def _log_tf(self, route: Route, msg: Any, log_time_ns: int) -> None:
         groups = transforms_by_stamp(msg)
@@ -193,7 +192,12 @@ class Bridge:
             self.recording.log(route.entity_path, batch, times=None)
             return
         for stamp, transforms in groups.items():
-            self.recording.log(route.entity_path, transform_batch(transforms), _times(stamp, log_time_ns))
+            self.recording.log(route.entity_path, transform_batch(transforms), times=_times(stamp, log_time_ns))
+
+
+@functools.lru_cache(maxsize=256)
+def _coordinate_frame(frame: str) -> rr.CoordinateFrame:
+    return rr.CoordinateFrame(frame)  # built once per frame: its Arrow conversion costs more than the logging
 
 
 def _times(stamp: int, log_time_ns: int) -> dict[str, int]:

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ..config import KIND_TYPES, SUPPORTED_TYPES, TF_TYPE, BridgeConfig, TopicConfig, TopicKind
+from ..config import CAMERA_INFO_TYPE, KIND_TYPES, SUPPORTED_TYPES, TF_TYPE, BridgeConfig, TopicConfig, TopicKind
 
-STATIC_TF_TOPIC = "/tf_static"
+STATIC_TF_NAME = "tf_static"  # /tf_static, or namespaced: /robot1/tf_static
 
 
 class RouteError(ValueError):
@@ -23,7 +23,7 @@ class Route:
 
     @property
     def static_tf(self) -> bool:
-        return self.msgtype == TF_TYPE and self.topic == STATIC_TF_TOPIC
+        return self.msgtype == TF_TYPE and self.topic.rsplit("/", 1)[-1] == STATIC_TF_NAME
 
 
 def plan_route(config: BridgeConfig, topic: str, msgtype: str) -> Route | None:
@@ -41,7 +41,6 @@ def plan_route(config: BridgeConfig, topic: str, msgtype: str) -> Route | None:
         if listed:
             raise RouteError(f"not bridged: its type {msgtype} is not one the bridge converts")
         return None
-    kind = options.kind or (TopicKind.CAMERA_INFO if msgtype == KIND_TYPES[TopicKind.CAMERA_INFO] else None)
-    if msgtype == TF_TYPE:
-        kind = TopicKind.TF
+    # CameraInfo and TF have one conversion each; images are decided per message unless the config says.
+    kind = {CAMERA_INFO_TYPE: TopicKind.CAMERA_INFO, TF_TYPE: TopicKind.TF}.get(msgtype, options.kind)
     return Route(topic, msgtype, kind, options.entity_path or topic, options)

@@ -51,7 +51,7 @@ class _ViewerFeed:
         self.thread = threading.Thread(target=self._forward, name=f"viewer {self.url}", daemon=True)
         self.thread.start()
 
-    def put(self, row: tuple[str, Any, Times | None]) -> None:
+    def put(self, row: tuple[str, tuple, Times | None]) -> None:
         try:
             self.rows.put_nowait(row)
         except queue.Full:
@@ -105,12 +105,12 @@ class Recording:
         if sinks.serve is not None:
             _serve_web_viewer(sinks.serve.grpc_port, sinks.serve.web_port)
 
-    def log(self, entity_path: str, archetype: Any, times: Times | None) -> None:
-        """Log one archetype at `times` (timeline -> ns), or as static data when `times` is None."""
+    def log(self, entity_path: str, *archetypes: Any, times: Times | None) -> None:
+        """Log one row at `times` (timeline -> ns), or as static data when `times` is None."""
         if self.primary is not None:
-            _log(self.primary, entity_path, archetype, times)
+            _log(self.primary, entity_path, archetypes, times)
         for viewer in self.viewers:
-            viewer.put((entity_path, archetype, times))
+            viewer.put((entity_path, archetypes, times))
 
     def flush(self, timeout_s: float = CLOSE_TIMEOUT_S) -> None:
         """Wait until the file and server have taken everything logged so far (viewers are not waited for)."""
@@ -159,13 +159,13 @@ def close_recording(recording: Recording) -> None:
     recording.close()
 
 
-def _log(stream: rr.RecordingStream, entity_path: str, archetype: Any, times: Times | None) -> None:
+def _log(stream: rr.RecordingStream, entity_path: str, archetypes: tuple, times: Times | None) -> None:
     if times is None:
-        stream.log(entity_path, archetype, static=True)
+        stream.log(entity_path, *archetypes, static=True)
         return
     for timeline, ns in times.items():
         stream.set_time(timeline, timestamp=np.datetime64(ns, "ns"))
-    stream.log(entity_path, archetype)
+    stream.log(entity_path, *archetypes)
 
 
 def _serve_web_viewer(grpc_port: int, web_port: int | None) -> None:

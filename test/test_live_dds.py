@@ -11,7 +11,6 @@ import os
 import random
 import re
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -24,6 +23,7 @@ from dds_publisher import (
     CAMERA_INFO, COLOR, COMPRESSED, DEPTH, IGNORED, STATIC_TRANSFORMS, TF, TF_STATIC,
     color_for, depth_for, focal_length_for, jpeg_for, translation_for,
 )  # fmt: skip
+from ports import free_port
 from recordings import column, read_recording
 
 from bridge.config import ConfigError, SinksConfig, parse_config
@@ -122,9 +122,7 @@ def test_every_logged_frame_arrives_intact_with_its_stamp(tmp_path: Path, dds_en
 def test_cli_without_its_viewer_writes_a_complete_file_when_terminated(tmp_path: Path, dds_env: dict[str, str]) -> None:
     config = tmp_path / "live.yaml"
     config.write_text(f"auto: false\ntopics:\n  {COLOR}: {{kind: image}}\n")
-    with socket.socket() as probe:  # a port with no viewer behind it
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
+    port = free_port()  # no viewer behind it
     output = tmp_path / "live.rrd"
     command = [sys.executable, "-m", "bridge", "live", "-c", str(config), "-o", str(output),
                "--connect", f"rerun+http://127.0.0.1:{port}/proxy"]  # fmt: skip

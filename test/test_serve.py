@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -12,16 +11,11 @@ import urllib.request
 from pathlib import Path
 
 import numpy as np
+from ports import free_port, listening
 from recordings import image_msg, read_recording, write_bag
 
 REPO = Path(__file__).resolve().parents[1]
 T0 = 1_700_000_000_000_000_000
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 def test_serve_keeps_serving_until_ctrl_c_and_the_file_is_complete(tmp_path):
@@ -37,8 +31,7 @@ def test_serve_keeps_serving_until_ctrl_c_and_the_file_is_complete(tmp_path):
         assert "still serving" in _read_until(process, "still serving")
         with urllib.request.urlopen(f"http://127.0.0.1:{web_port}/", timeout=10) as page:
             assert page.status == 200  # the web viewer
-        with socket.create_connection(("127.0.0.1", grpc_port), timeout=10):
-            pass  # the gRPC server viewers connect to
+        assert listening(grpc_port)  # the gRPC server viewers connect to
         process.send_signal(signal.SIGINT)
         process.communicate(timeout=60)
     finally:

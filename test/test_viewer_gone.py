@@ -4,40 +4,19 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
 from pathlib import Path
 
 import numpy as np
+from ports import free_port, wait_for_port
 from recordings import image_msg, read_recording, write_bag
 
 REPO = Path(__file__).resolve().parents[1]
 T0 = 1_700_000_000_000_000_000
 PERIOD = 100_000_000  # 10 Hz: 3 s at --rate 1
 FRAMES = 30
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-def _listening(port: int) -> bool:
-    try:
-        with socket.create_connection(("127.0.0.1", port), timeout=1):
-            return True
-    except OSError:
-        return False
-
-
-def wait_for_port(port: int, listening: bool = True, timeout: float = 30.0) -> None:
-    deadline = time.monotonic() + timeout
-    while _listening(port) != listening:
-        assert time.monotonic() < deadline, f"port {port} is {'not ' if listening else ''}listening"
-        time.sleep(0.1)
 
 
 def test_replay_goes_on_when_the_viewer_it_streams_to_is_killed(tmp_path):
@@ -61,7 +40,7 @@ def test_replay_goes_on_when_the_viewer_it_streams_to_is_killed(tmp_path):
         time.sleep(2.0)
         os.killpg(viewer.pid, signal.SIGKILL)
         viewer.wait()
-        wait_for_port(port, listening=False)
+        wait_for_port(port, up=False)
         _, stderr = bridge.communicate(timeout=120)
     finally:
         if bridge is not None and bridge.poll() is None:

@@ -12,6 +12,7 @@ from typing import Sequence
 from tqdm import tqdm
 
 from .core import Bridge
+from .sinks.blueprint import default_blueprint
 from .sources.bag import Bag, BagError
 
 log = logging.getLogger("ros2_rerun_bridge")
@@ -48,6 +49,7 @@ def _replay_bag(bag: Bag, bridge: Bridge, options: ReplayOptions) -> None:
     if not routes:
         log.warning("%s: no topic to bridge (topics: %s)", bag.path, ", ".join(sorted(topics)) or "none")
         return
+    bridge.recording.send_blueprint(default_blueprint(r.entity_path for r in routes.values() if r.carries_images))
     start_ns = bag.start_ns + int(options.start * 1e9) if options.start is not None else None
     end_ns = bag.start_ns + int(options.end * 1e9) if options.end is not None else None
     total = sum(topics[t].count for t in routes) if start_ns is None and end_ns is None else None

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ..config import CAMERA_INFO_TYPE, KIND_TYPES, SUPPORTED_TYPES, TF_TYPE, BridgeConfig, TopicConfig, TopicKind
+from ..config import CAMERA_INFO_TYPE, COMPRESSED_TYPE, IMAGE_TYPE, KIND_TYPES, SUPPORTED_TYPES, TF_TYPE, BridgeConfig, TopicConfig, TopicKind
 
 STATIC_TF_NAME = "tf_static"  # /tf_static, or namespaced: /robot1/tf_static
 
@@ -20,6 +20,10 @@ class Route:
     kind: TopicKind | None  # None: decided per message from its encoding or format
     entity_path: str
     options: TopicConfig
+
+    @property
+    def carries_images(self) -> bool:
+        return self.msgtype in (IMAGE_TYPE, COMPRESSED_TYPE)
 
     @property
     def static_tf(self) -> bool:

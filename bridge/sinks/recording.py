@@ -11,15 +11,17 @@ sees one recording.
 
 from __future__ import annotations
 
+import functools
 import logging
 import queue
 import threading
 import uuid
 from dataclasses import dataclass, field
-from typing import Any, Mapping
+from typing import Any, Callable, Mapping
 
 import numpy as np
 import rerun as rr
+import rerun.blueprint as rrb
 
 from ..config import RecordingConfig
 
@@ -43,7 +45,7 @@ class _ViewerFeed:
 
     url: str
     stream: rr.RecordingStream
-    rows: queue.Queue = field(default_factory=lambda: queue.Queue(VIEWER_QUEUE_ROWS))
+    rows: queue.Queue = field(default_factory=lambda: queue.Queue(VIEWER_QUEUE_ROWS))  # of Callable[[stream], None]
     dropped: int = 0
     thread: threading.Thread | None = None
 
@@ -51,9 +53,9 @@ class _ViewerFeed:
         self.thread = threading.Thread(target=self._forward, name=f"viewer {self.url}", daemon=True)
         self.thread.start()
 
-    def put(self, row: tuple[str, tuple, Times | None]) -> None:
+    def put(self, send: Callable[[rr.RecordingStream], None]) -> None:
         try:
-            self.rows.put_nowait(row)
+            self.rows.put_nowait(send)
         except queue.Full:
             if self.dropped == 0:
                 log.warning("viewer %s is not keeping up (or is gone): dropping rows for it, not for other sinks", self.url)
@@ -69,8 +71,8 @@ class _ViewerFeed:
             self.thread.join(timeout_s)
 
     def _forward(self) -> None:
-        while (row := self.rows.get()) is not None:
-            _log(self.stream, *row)
+        while (send := self.rows.get()) is not None:
+            send(self.stream)
         try:
             self.stream.flush(timeout_sec=VIEWER_CLOSE_TIMEOUT_S)
         except RuntimeError as err:
@@ -107,10 +109,17 @@ class Recording:
 
     def log(self, entity_path: str, *archetypes: Any, times: Times | None) -> None:
         """Log one row at `times` (timeline -> ns), or as static data when `times` is None."""
+        self._send(functools.partial(_log, entity_path=entity_path, archetypes=archetypes, times=times))
+
+    def send_blueprint(self, blueprint: rrb.Blueprint) -> None:
+        """The layout viewers start with (the user's own layout, once changed, stays)."""
+        self._send(lambda stream: stream.send_blueprint(blueprint, make_active=False, make_default=True))
+
+    def _send(self, send: Callable[[rr.RecordingStream], None]) -> None:
         if self.primary is not None:
-            _log(self.primary, entity_path, archetypes, times)
+            send(self.primary)
         for viewer in self.viewers:
-            viewer.put((entity_path, archetypes, times))
+            viewer.put(send)
 
     def flush(self, timeout_s: float = CLOSE_TIMEOUT_S) -> None:
         """Wait until the file and server have taken everything logged so far (viewers are not waited for)."""
@@ -159,7 +168,7 @@ def close_recording(recording: Recording) -> None:
     recording.close()
 
 
-def _log(stream: rr.RecordingStream, entity_path: str, archetypes: tuple, times: Times | None) -> None:
+def _log(stream: rr.RecordingStream, *, entity_path: str, archetypes: tuple, times: Times | None) -> None:
     if times is None:
         stream.log(entity_path, *archetypes, static=True)
         return

@@ -1,0 +1,20 @@
+"""The default layout sent with a recording: a 3D view of everything, and a 2D view per image stream.
+
+Without it, Rerun's heuristics put every image of one camera frame in one 2D
+view: an aligned depth image is drawn over the colour image, whose colours then
+look wrong.
+"""
+
+from __future__ import annotations
+
+from typing import Iterable
+
+import rerun.blueprint as rrb
+
+
+def default_blueprint(image_entities: Iterable[str]) -> rrb.Blueprint:
+    images = [rrb.Spatial2DView(name=path, origin=path) for path in sorted(image_entities)]
+    views = [rrb.Spatial3DView(name="3D", origin="/", contents="/**")]
+    if images:
+        views.append(rrb.Grid(*images))
+    return rrb.Blueprint(rrb.Horizontal(*views), collapse_panels=True)

@@ -1,0 +1,23 @@
+"""The default layout: a 3D view of everything and one 2D view per image stream, so that an aligned depth image is
+not drawn over its colour image (Rerun's heuristics put all images of one camera frame in one view)."""
+
+from __future__ import annotations
+
+import rerun.blueprint as rrb
+
+from bridge.sinks.blueprint import default_blueprint
+
+
+def test_one_2d_view_per_image_stream_beside_a_3d_view():
+    layout = default_blueprint(["/camera/depth", "/camera/color"]).root_container
+    view_3d, grid = layout.contents
+    assert isinstance(view_3d, rrb.Spatial3DView) and view_3d.origin == "/"
+    assert [(type(view), view.origin) for view in grid.contents] == [
+        (rrb.Spatial2DView, "/camera/color"),
+        (rrb.Spatial2DView, "/camera/depth"),
+    ]
+
+
+def test_without_images_only_the_3d_view():
+    (view_3d,) = default_blueprint([]).root_container.contents
+    assert isinstance(view_3d, rrb.Spatial3DView)

@@ -19,6 +19,7 @@ from .core import Bridge
 from .core.overrides import RecordingOverrides
 from .replay import ReplayOptions, replay
 from .sinks import SinkError, close_recording, open_recording
+from .sinks.blueprint import configured_blueprint
 
 log = logging.getLogger("ros2_rerun_bridge")
 
@@ -152,6 +153,8 @@ def _run_live(args: argparse.Namespace) -> int:
     config = _config(args)
     domain_id = domain_id_from_env()  # a bad ROS_DOMAIN_ID is an error before any file is opened
     with _bridge(config) as bridge:
+        if (layout := configured_blueprint(config)) is not None:
+            bridge.recording.send_blueprint(layout)
         try:
             run_live(bridge, domain_id, duration=args.duration)
         except DdsError as err:

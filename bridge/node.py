@@ -28,6 +28,7 @@ from .core import Bridge, LiveQueues
 from .core.overrides import NODE_PARAMETERS, node_config
 from .core.subscriptions import SubscriptionQos, needs_discovery, subscription_qos, typed_topics
 from .sinks import SinkError, close_recording, open_recording
+from .sinks.blueprint import configured_blueprint
 
 NODE_NAME = "rerun_bridge"
 MESSAGE_CLASSES: dict[str, type] = {
@@ -54,6 +55,8 @@ class BridgeNode(Node):
         log.addHandler(self._log_handler)
         log.setLevel(int(self.get_logger().get_effective_level()))
         self.recording = open_recording(config.recording)
+        if (layout := configured_blueprint(config)) is not None:
+            self.recording.send_blueprint(layout)
         self.bridge = Bridge(config, self.recording)
         self.queues = LiveQueues(self.bridge, deserialize=None, clock=lambda: self.get_clock().now().nanoseconds)
         self._subscribed: set[tuple[str, str]] = set()

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import rerun.blueprint as rrb
 
-from bridge.sinks.blueprint import default_blueprint
+from bridge.config import parse_config
+from bridge.sinks.blueprint import configured_blueprint, default_blueprint
 
 
 def test_one_2d_view_per_image_stream_beside_a_3d_view():
@@ -21,3 +22,17 @@ def test_one_2d_view_per_image_stream_beside_a_3d_view():
 def test_without_images_only_the_3d_view():
     (view_3d,) = default_blueprint([]).root_container.contents
     assert isinstance(view_3d, rrb.Spatial3DView)
+
+
+def test_a_live_config_lays_out_its_listed_image_topics():
+    config = parse_config({"auto": False, "topics": {
+        "/cam/color": {"kind": "image", "entity_path": "/color"},
+        "/cam/depth/compressedDepth": {"kind": "compressed_depth"},
+        "/cam/camera_info": {"kind": "camera_info"},
+    }})  # fmt: skip
+    _, grid = configured_blueprint(config).root_container.contents
+    assert [view.origin for view in grid.contents] == ["/cam/depth/compressedDepth", "/color"]
+
+
+def test_with_auto_the_topics_are_not_known_up_front():
+    assert configured_blueprint(parse_config({})) is None

@@ -11,6 +11,10 @@ from typing import Iterable
 
 import rerun.blueprint as rrb
 
+from ..config import KIND_TYPES, BridgeConfig, TopicKind
+
+_IMAGE_KINDS = {kind for kind in TopicKind if KIND_TYPES[kind].endswith(("/Image", "/CompressedImage"))}
+
 
 def default_blueprint(image_entities: Iterable[str]) -> rrb.Blueprint:
     images = [rrb.Spatial2DView(name=path, origin=path) for path in sorted(image_entities)]
@@ -18,3 +22,12 @@ def default_blueprint(image_entities: Iterable[str]) -> rrb.Blueprint:
     if images:
         views.append(rrb.Grid(*images))
     return rrb.Blueprint(rrb.Horizontal(*views), collapse_panels=True)
+
+
+def configured_blueprint(config: BridgeConfig) -> rrb.Blueprint | None:
+    """The layout of a live session whose image topics the config lists; None with `auto`, whose topics come later."""
+    if config.auto:
+        return None
+    return default_blueprint(
+        options.entity_path or topic for topic, options in config.topics.items() if options.kind in _IMAGE_KINDS
+    )

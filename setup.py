@@ -34,7 +34,6 @@ setup(
     extras_require={
         "test": ["pytest>=7", "rerun-sdk[catalog]>=0.41,<0.42", "colcon-common-extensions"],
     },
-    tests_require=["pytest"],
     entry_points={
         "console_scripts": [
             "ros2-rerun-bridge = bridge.cli:main",

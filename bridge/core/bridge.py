@@ -37,7 +37,7 @@ Deserialize = Callable[[bytes | memoryview, str], Any]
 # Rerun's sinks queue without bound. When input outpaces the file (a bag read faster than the disk writes),
 # waiting for it after every so many bytes keeps memory bounded, at no cost in throughput: the disk is the
 # bottleneck either way. Live queues meanwhile drop their oldest frames, as they should.
-FLUSH_EVERY_BYTES = 128 * 1024 * 1024
+FLUSH_EVERY_BYTES = 32 * 1024 * 1024
 
 _AS_DEPTH = {TopicKind.DEPTH: True, TopicKind.COMPRESSED_DEPTH: True, TopicKind.IMAGE: False, TopicKind.COMPRESSED: False}
 

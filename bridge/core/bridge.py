@@ -147,9 +147,9 @@ class Bridge:
         times = _times(stamp_ns(msg.header.stamp), log_time_ns)
         frame_id = route.options.frame_id or msg.header.frame_id
         if route.kind is TopicKind.CAMERA_INFO:
-            pinhole = pinhole_from_camera_info(msg, frame_id, route.options.intrinsics)
             if not self._owns_pinhole(route, frame_id):
                 return False
+            pinhole = pinhole_from_camera_info(msg, frame_id, route.options.intrinsics)
             self.recording.log(route.entity_path, pinhole, times=times)
         else:
             convert = convert_image if route.msgtype == IMAGE_TYPE else convert_compressed_image

@@ -14,9 +14,11 @@ from __future__ import annotations
 import functools
 import logging
 import queue
+import sys
 import threading
 import uuid
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Callable, Mapping
 
 import numpy as np
@@ -143,8 +145,11 @@ class Recording:
 
     def _spawn_viewer(self, config: RecordingConfig) -> None:
         stream = self._stream(config)
+        # The viewer rerun-sdk installed beside this Python, so that an unactivated venv finds it too.
+        beside = Path(sys.executable).with_name("rerun")
         try:
-            rr.spawn(port=VIEWER_PORT, connect=False, recording=stream)
+            rr.spawn(port=VIEWER_PORT, connect=False, recording=stream,
+                     executable_path=str(beside) if beside.exists() else None)  # fmt: skip
         except Exception as err:  # no viewer binary, no display: the other sinks go on
             log.warning("cannot spawn a Rerun viewer: %s", err)
             return

@@ -30,7 +30,7 @@ import yaml
 
 from bridge.config import BridgeConfig, SinksConfig
 from bridge.core import Bridge
-from bridge.sinks import close_recording, open_recording
+from bridge.sinks import Recording
 
 from . import messages as m
 from .dds_load import camera_topics
@@ -88,12 +88,12 @@ def measure_conversions(count: int, out_dir: Path) -> list[ConversionCost]:
     out_dir.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=out_dir) as tmp:
         config = BridgeConfig().with_sinks(SinksConfig(file=Path(tmp) / "conversion.rrd"))
-        recording = open_recording(config.recording)
+        recording = Recording(config.recording)
         try:
             bridge = Bridge(config, recording)
             return [measure_case(bridge, case, count) for case in conversion_cases()]
         finally:
-            close_recording(recording)
+            recording.close()
 
 
 def measure_case(bridge: Bridge, case: ConversionCase, count: int) -> ConversionCost:

@@ -26,7 +26,7 @@ from typing import Sequence  # noqa: E402
 from bridge.config import BridgeConfig, SinksConfig  # noqa: E402
 from bridge.core import Bridge  # noqa: E402
 from bridge.replay import ReplayOptions, replay  # noqa: E402
-from bridge.sinks import close_recording, open_recording  # noqa: E402
+from bridge.sinks import Recording  # noqa: E402
 
 _imported = time.perf_counter()
 
@@ -53,9 +53,9 @@ def profile(bag: Path, output: Path) -> dict[str, float]:
     profiler = cProfile.Profile()
     profiler.enable()
     config = BridgeConfig().with_sinks(SinksConfig(file=output))
-    recording = open_recording(config.recording)
+    recording = Recording(config.recording)
     replay([bag], Bridge(config, recording), ReplayOptions(progress=False))
-    close_recording(recording)
+    recording.close()
     profiler.disable()
     ended = time.perf_counter()
     stats = pstats.Stats(profiler).stats  # type: ignore[attr-defined]  # {(file, line, name): (cc, nc, tt, ct, callers)}

@@ -18,7 +18,7 @@ from .config import BridgeConfig, ConfigError, ServeConfig, SinksConfig, load_co
 from .core import Bridge
 from .core.overrides import RecordingOverrides
 from .replay import ReplayOptions, replay
-from .sinks import SinkError, close_recording, open_recording
+from .sinks import Recording, SinkError
 from .sinks.blueprint import configured_blueprint
 
 log = logging.getLogger("ros2_rerun_bridge")
@@ -106,7 +106,7 @@ def _config(args: argparse.Namespace, default_file: Path | None = None) -> Bridg
 @contextmanager
 def _bridge(config: BridgeConfig) -> Iterator[Bridge]:
     """A bridge whose recording is closed complete on a normal end, on Ctrl-C and on SIGTERM."""
-    recording = open_recording(config.recording)
+    recording = Recording(config.recording)
     bridge = Bridge(config, recording)
     previous_sigterm = signal.signal(signal.SIGTERM, _interrupt)
     try:
@@ -115,7 +115,7 @@ def _bridge(config: BridgeConfig) -> Iterator[Bridge]:
     except KeyboardInterrupt:
         log.warning("interrupted: closing the recording")
     finally:
-        close_recording(recording)
+        recording.close()
         for line in bridge.summary():
             print(line, file=sys.stderr)
         if config.recording.sinks.file is not None:

@@ -27,7 +27,7 @@ from .config import CAMERA_INFO_TYPE, COMPRESSED_TYPE, IMAGE_TYPE, TF_TYPE, Conf
 from .core import Bridge, LiveQueues
 from .core.overrides import NODE_PARAMETERS, node_config
 from .core.subscriptions import SubscriptionQos, needs_discovery, subscription_qos, typed_topics
-from .sinks import SinkError, close_recording, open_recording
+from .sinks import Recording, SinkError
 from .sinks.blueprint import configured_blueprint
 
 NODE_NAME = "rerun_bridge"
@@ -54,7 +54,7 @@ class BridgeNode(Node):
         self._log_handler = _RosLogHandler(self.get_logger())
         log.addHandler(self._log_handler)
         log.setLevel(int(self.get_logger().get_effective_level()))
-        self.recording = open_recording(config.recording)
+        self.recording = Recording(config.recording)
         if (layout := configured_blueprint(config)) is not None:
             self.recording.send_blueprint(layout)
         self.bridge = Bridge(config, self.recording)
@@ -70,7 +70,7 @@ class BridgeNode(Node):
     def close(self) -> None:
         """Convert what is queued, complete the recording (a .rrd gets its footer) and log the totals."""
         self.queues.close()
-        close_recording(self.recording)
+        self.recording.close()
         self._log_summary()
         log.removeHandler(self._log_handler)
 

@@ -16,7 +16,7 @@ from bridge.config import SinksConfig, load_config
 from bridge.core import Bridge
 from bridge.core.overrides import NODE_PARAMETERS, RecordingOverrides
 from bridge.replay import replay
-from bridge.sinks import close_recording, open_recording
+from bridge.sinks import Recording
 from recordings import camera_info_msg, column, compressed_msg, image_msg, read_recording, write_bag
 
 REPO = Path(__file__).resolve().parent.parent
@@ -63,10 +63,10 @@ def test_realsense_example_groups_raw_streams_per_camera(tmp_path):
     bag = write_bag(tmp_path / "bag", messages)
     output = tmp_path / "realsense.rrd"
     config = RecordingOverrides(SinksConfig(file=output)).apply(load_config(REPO / "config" / "realsense_d4xx.yaml"))
-    recording = open_recording(config.recording)
+    recording = Recording(config.recording)
     bridge = Bridge(config, recording)
     assert replay([bag], bridge) == []
-    close_recording(recording)
+    recording.close()
 
     # The compressed variant is excluded, so the undecodable JPEG never reaches the conversion.
     assert "/camera/camera/color/image_raw/compressed" not in bridge.stats

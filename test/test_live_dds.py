@@ -28,7 +28,7 @@ from recordings import column, read_recording
 
 from bridge.config import ConfigError, SinksConfig, parse_config
 from bridge.core import Bridge
-from bridge.sinks import close_recording, open_recording
+from bridge.sinks import Recording
 from bridge.sources.dds import dds_type_name, domain_id_from_env, ros_type_name, run_live
 
 TEST_DIR = Path(__file__).parent
@@ -84,7 +84,7 @@ def test_every_logged_frame_arrives_intact_with_its_stamp(tmp_path: Path, dds_en
         "exclude": ["/camera/ignored/.*"],
         "topics": {COLOR: {"kind": "image"}, DEPTH: {"kind": "depth", "qos": "reliable", "queue_size": 5}},
     }).with_sinks(SinksConfig(file=tmp_path / "live.rrd"))  # fmt: skip
-    recording = open_recording(config.recording)
+    recording = Recording(config.recording)
     bridge = Bridge(config, recording)
     stop = threading.Event()
     live = threading.Thread(target=run_live, args=(bridge,), kwargs={"stop": stop})
@@ -94,7 +94,7 @@ def test_every_logged_frame_arrives_intact_with_its_stamp(tmp_path: Path, dds_en
     finally:
         stop.set()
         live.join()
-        close_recording(recording)
+        recording.close()
 
     assert IGNORED not in bridge.stats
     for topic in (COLOR, DEPTH, COMPRESSED, CAMERA_INFO, TF, TF_STATIC):

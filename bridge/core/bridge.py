@@ -98,7 +98,6 @@ class Bridge:
         stats = self.stats[route.topic]
         if not counted:
             stats.received += 1
-        stats.bytes += nbytes
         max_rate = route.options.max_rate
         if max_rate and stats.last_ns is not None and log_time_ns - stats.last_ns < 1e9 / max_rate:
             stats.skipped += 1

@@ -15,7 +15,6 @@ class TopicStats:
     skipped: int = 0  # by the topic's max_rate
     dropped: int = 0  # live: the consumer fell behind, the oldest frame was dropped
     failed: int = 0  # malformed messages
-    bytes: int = 0
     first_ns: int | None = None
     last_ns: int | None = None
     latencies_ns: deque = field(default_factory=lambda: deque(maxlen=1000))

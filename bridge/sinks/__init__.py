@@ -1,5 +1,5 @@
 """Where Rerun data goes: a `.rrd` file, a native viewer, a remote viewer, a web viewer; several at once."""
 
-from .recording import SinkError, close_recording, open_recording
+from .recording import Recording, SinkError
 
-__all__ = ["SinkError", "close_recording", "open_recording"]
+__all__ = ["Recording", "SinkError"]

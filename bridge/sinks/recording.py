@@ -165,14 +165,6 @@ class Recording:
         self.viewers.append(viewer)
 
 
-def open_recording(config: RecordingConfig) -> Recording:
-    return Recording(config)
-
-
-def close_recording(recording: Recording) -> None:
-    recording.close()
-
-
 def _log(stream: rr.RecordingStream, *, entity_path: str, archetypes: tuple, times: Times | None) -> None:
     if times is None:
         stream.log(entity_path, *archetypes, static=True)

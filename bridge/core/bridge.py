@@ -34,10 +34,10 @@ LOG_TIMELINE = "message_log_time"  # when the message was recorded (bag) or rece
 
 Deserialize = Callable[[bytes | memoryview, str], Any]
 
-# Rerun's sinks queue without bound. When input outpaces the file (a bag read faster than the disk writes),
-# waiting for it after every so many bytes keeps memory bounded, at no cost in throughput: the disk is the
-# bottleneck either way. Live queues meanwhile drop their oldest frames, as they should.
-FLUSH_EVERY_BYTES = 32 * 1024 * 1024
+# Rerun's sinks queue without bound: draining them after every so many bytes (`Recording.drain`) keeps
+# memory bounded (two such backlogs at most) when input outpaces the file, and costs nothing when it does
+# not. Live queues meanwhile drop their oldest frames, as they should.
+DRAIN_EVERY_BYTES = 32 * 1024 * 1024
 
 _AS_DEPTH = {TopicKind.DEPTH: True, TopicKind.COMPRESSED_DEPTH: True, TopicKind.IMAGE: False, TopicKind.COMPRESSED: False}
 
@@ -59,7 +59,7 @@ class Bridge:
         self._lock = threading.Lock()
         self._static_tf: dict[str, Any] = {}  # child frame -> its latest static TransformStamped
         self._pinhole_topics: dict[str, str] = {}  # camera frame -> the CameraInfo topic giving its Pinhole
-        self._unflushed = 0  # bytes logged since the sinks were last waited for
+        self._undrained = 0  # bytes logged since the sinks were last drained
 
     def route(self, topic: str, msgtype: str) -> Route | None:
         """The topic's route (cached); None when it is not bridged."""
@@ -120,11 +120,11 @@ class Bridge:
 
     def _bound_sink_backlog(self, nbytes: int) -> None:
         with self._lock:
-            self._unflushed += nbytes
-            if self._unflushed < FLUSH_EVERY_BYTES:
+            self._undrained += nbytes
+            if self._undrained < DRAIN_EVERY_BYTES:
                 return
-            self._unflushed = 0
-        self.recording.flush()
+            self._undrained = 0
+        self.recording.drain()
 
     def warn_once(self, topic: str, problem: str) -> None:
         with self._lock:

@@ -90,6 +90,8 @@ class Recording:
         self.primary: rr.RecordingStream | None = None
         self.viewers: list[_ViewerFeed] = []
         self._flush_failed = False
+        self._draining: threading.Thread | None = None  # waiting for the sinks to take one backlog
+        self._drain_lock = threading.Lock()
         sinks = config.sinks
         targets: list = []
         if sinks.file is not None:
@@ -132,10 +134,27 @@ class Recording:
                 self._flush_failed = True
                 log.warning("a sink is not taking data: %s", err)
 
+    def drain(self) -> None:
+        """Bound what the file and server have yet to take, without waiting for them to run dry.
+
+        rerun-sdk's sinks queue without bound, so a producer that outpaces the file (a bag read faster
+        than the disk writes) must wait for it now and then. This waits for what was logged before the
+        previous call, and starts waiting, in the background, for what was logged since: the file's
+        writer always has the next backlog to work on, and a caller it keeps up with never waits.
+        """
+        with self._drain_lock:
+            if self._draining is not None:
+                self._draining.join()
+            self._draining = threading.Thread(target=self.flush, name="recording drain", daemon=True)
+            self._draining.start()
+
     def close(self) -> None:
         """Complete the file (footer included) and disconnect every sink."""
         for viewer in self.viewers:
             viewer.close(VIEWER_CLOSE_TIMEOUT_S)
+        with self._drain_lock:
+            if self._draining is not None:
+                self._draining.join()
         if self.primary is not None:
             self.flush()
             self.primary.disconnect()

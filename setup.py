@@ -33,6 +33,7 @@ setup(
     ],
     extras_require={
         "test": ["pytest>=7", "rerun-sdk[catalog]>=0.41,<0.42", "colcon-common-extensions"],
+        "bench": ["matplotlib>=3.5"],  # the report's plot
     },
     entry_points={
         "console_scripts": [

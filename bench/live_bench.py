@@ -178,7 +178,7 @@ def run_dds_load(cameras: int, seconds: float, out_dir: Path, receive_buffer: in
                       "--duration", str(seconds + BRIDGE_MARGIN_S)]  # fmt: skip
         load_cmd = [sys.executable, "-m", "bench.dds_load", "--cameras", str(cameras), "--seconds", str(seconds)]
         with ThreadPoolExecutor(max_workers=1) as pool:
-            bridge_run = pool.submit(run_measured, bridge_cmd, env)
+            bridge_run = pool.submit(run_measured, bridge_cmd, env, True)
             publisher = run_measured(load_cmd, env)
             bridge = bridge_run.result()
     if not publisher.ok:

@@ -9,12 +9,26 @@ from importlib import metadata
 from pathlib import Path
 from typing import Sequence
 
+from .dds_load import COLOUR_SIZE, DEPTH_SIZE, RATE_HZ
 from .live_bench import BRIDGE_MARGIN_S, ConversionCost, DdsLoad
 from .make_bags import BenchBag
 from .replay_bench import CP, NAIVE, OURS, RERUN_IMPORTER, ReplayResult, find
 from .targets import MAX_PEAK_RSS_MB, Target
 
 PLOTTED_TOOLS = (OURS, RERUN_IMPORTER, NAIVE)
+COLOUR_FRAME_BYTES = COLOUR_SIZE[0] * COLOUR_SIZE[1] * 3  # rgb8
+CAMERA_BYTES_PER_S = (COLOUR_FRAME_BYTES + DEPTH_SIZE[0] * DEPTH_SIZE[1] * 2) * RATE_HZ  # rgb8 + 16UC1
+MIN_THREAD_CPU_S = 0.1
+THREAD_ROLES = {
+    "file_writer": "rerun-sdk: encodes (LZ4) and writes the .rrd",
+    "ChunkBatcher::c": "rerun-sdk: batches rows into chunks",
+    "recv": "Cyclone DDS: receives and reassembles samples",
+    "recvUC": "Cyclone DDS: receives (unicast)",
+    "recvMC": "Cyclone DDS: receives (multicast)",
+    "tev": "Cyclone DDS: timed events (heartbeats, ...)",
+    "dq.builtins": "Cyclone DDS: discovery",
+    "python": "the interpreter: DDS take, CDR decode, conversion, rr.log",
+}
 
 HOW_TO_RUN = f"""\
 ## How to run
@@ -23,7 +37,7 @@ HOW_TO_RUN = f"""\
     .venv/bin/python -m bench.run --quick    # one ~200 MB size, shorter live runs
     .venv/bin/python -m bench.run --sizes 500 8000 --variants raw-mcap --repeat 5 --no-dds
 
-It writes this file (and `docs/benchmarks.png` when matplotlib is installed). What it does:
+It writes this file and `docs/benchmarks.png` (with matplotlib: `pip install -e '.[bench]'`). What it does:
 
 - **Bags** (`bench/make_bags.py`, into `bench/data/`, reused when present): one RGB-D camera at
   30 Hz, 1280x720 rgb8 colour (variant `raw`) or the same frames as JPEG CompressedImage (`jpeg`),
@@ -47,10 +61,13 @@ It writes this file (and `docs/benchmarks.png` when matplotlib is installed). Wh
 - **DDS load** (`bench/dds_load.py`): `ros2-rerun-bridge live` against N cameras (1920x1080 rgb8 +
   848x480 16UC1, 30 Hz each, best effort) in another process, Cyclone DDS on loopback only with a
   random ROS_DOMAIN_ID, each frame stamped when sent so that latency is end to end (sent to logged).
-  Run twice: with the field notes' configuration as is, and with Cyclone's socket receive buffer
-  raised to `net.core.rmem_max`. "Lost" frames were sent but never received (best effort over UDP);
-  "dropped" ones were received but replaced in the bridge's queue by newer ones. The bridge runs
-  for the load plus {BRIDGE_MARGIN_S:g} s (both start-ups, matching), idle at the end: compare CPU seconds.
+  Run with the field notes' configuration as is, then with Cyclone's socket receive buffer raised
+  to `net.core.rmem_max`, then with that buffer and one camera fewer down to one (what the machine
+  sustains). "Lost" frames were sent but never received (best effort over UDP); "dropped" ones were
+  received but replaced in the bridge's queue by newer ones. The bridge runs for the load plus
+  {BRIDGE_MARGIN_S:g} s (both start-ups, matching), idle at the end: compare CPU seconds. Its CPU by
+  thread is sampled from `/proc` over its whole run (threads named alike are summed; Python's are
+  all "python", start-up included).
 """
 
 
@@ -198,16 +215,43 @@ def dds_table(runs: Sequence[DdsRun]) -> str:
     rows = []
     for run in runs:
         for t in run.load.topics:
-            rows.append((run.label, t.topic, t.sent, t.lost, t.dropped, t.logged, _ms(t.p50_ms), _ms(t.p99_ms)))
-    return table(("DDS config", "topic", "sent", "lost", "dropped", "logged", "p50 ms", "p99 ms"), rows)
+            rows.append((run.label, run.load.cameras, t.topic, t.sent, t.lost, t.dropped, t.logged,
+                         _ms(t.p50_ms), _ms(t.p99_ms)))  # fmt: skip
+    return table(("DDS config", "cameras", "topic", "sent", "lost", "dropped", "logged", "p50 ms", "p99 ms"), rows)
 
 
 def dds_process_table(runs: Sequence[DdsRun]) -> str:
     rows = []
     for run in runs:
         for name, process in (("ros2-rerun-bridge live", run.load.bridge), ("bench.dds_load", run.load.publisher)):
-            rows.append((run.label, name, f"{process.wall_s:.1f}", f"{process.cpu_s:.1f}", f"{process.peak_rss_mb:.0f}"))
-    return table(("DDS config", "process", "wall s", "CPU s", "peak RSS MB"), rows)
+            rows.append((run.label, run.load.cameras, name, f"{process.wall_s:.1f}", f"{process.cpu_s:.1f}",
+                         f"{process.peak_rss_mb:.0f}"))  # fmt: skip
+    return table(("DDS config", "cameras", "process", "wall s", "CPU s", "peak RSS MB"), rows)
+
+
+def dds_threads_table(runs: Sequence[DdsRun]) -> str | None:
+    """The bridge's CPU by thread: which of them a load saturates (1.0 core = one thread's limit)."""
+    rows = []
+    for run in runs:
+        for thread, cpu_s in run.load.bridge.thread_cpu_s.items():
+            if cpu_s >= MIN_THREAD_CPU_S:
+                rows.append((run.label, run.load.cameras, thread, THREAD_ROLES.get(thread, ""), f"{cpu_s:.1f}",
+                             f"{cpu_s / run.load.seconds:.2f}"))  # fmt: skip
+    if not rows:
+        return None
+    return table(("DDS config", "cameras", "thread", "what it does", "CPU s", "cores over the load"), rows)
+
+
+def dds_write_rate(runs: Sequence[DdsRun], conversions: Sequence[ConversionCost]) -> str | None:
+    """The load's data rate against what Rerun's file sink took of 1080p rgb8 frames in the conversion run."""
+    rgb = next((c for c in conversions if c.case.startswith("rgb8 1920x1080")), None)
+    if rgb is None or not runs:
+        return None
+    sink_mb_s = COLOUR_FRAME_BYTES / (rgb.sustained_ms / 1e3) / 1e6
+    loads = ", ".join(f"{cameras} camera{'s' * (cameras > 1)}: {cameras * CAMERA_BYTES_PER_S / 1e6:.0f} MB/s"
+                      for cameras in sorted({run.load.cameras for run in runs}))  # fmt: skip
+    return (f"Rerun's file sink took 1080p rgb8 frames at {sink_mb_s:.0f} MB/s in the conversion run above "
+            f"(\"sustained\"); the loads carry {loads} of pixels.")
 
 
 def _ms(value: float | None) -> str:
@@ -238,6 +282,10 @@ def render(results: Results, machine_info: dict[str, str], date: str, command: s
         parts += ["## Live: conversion cost per message", conversions_table(results.conversions)]
     if results.dds:
         parts += ["## Live: DDS load", dds_table(results.dds), dds_process_table(results.dds)]
+        if threads := dds_threads_table(results.dds):
+            parts += ["### The bridge's CPU by thread", threads]
+        if rate := dds_write_rate(results.dds, results.conversions):
+            parts.append(rate)
     if plot is not None:
         parts += ["## Throughput and memory against bag size", f"![throughput and peak RSS]({plot.name})"]
     if results.notes:

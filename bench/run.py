@@ -104,7 +104,7 @@ def run_live_part(results: report.Results, args: argparse.Namespace, chosen: Set
     results.targets.append(conversion_target(results.conversions))
     if not args.no_dds:
         results.dds = run_dds_loads(args.cameras, chosen.dds_seconds, out_dir, results.notes)
-        results.targets += [dds_target(run.load, run.label) for run in results.dds]
+        results.targets += [dds_target(run.load, run.label) for run in results.dds if run.load.cameras == args.cameras]
 
 
 def write_report(results: report.Results, path: Path, data_dir: Path, command: str) -> None:
@@ -112,7 +112,7 @@ def write_report(results: report.Results, path: Path, data_dir: Path, command: s
     if not (results.replay and report.plot_replay(results.replay, plot)):
         plot = None
         if results.replay:
-            results.notes.append("matplotlib is not installed: no plot (it is not a dependency; install it to get one)")
+            results.notes.append("matplotlib is not installed: no plot (pip install -e '.[bench]')")
     date = datetime.now().astimezone().strftime("%Y-%m-%d %H:%M %Z")
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(report.render(results, report.machine(data_dir), date, command, plot))
@@ -144,18 +144,21 @@ def profile_largest(bags: Sequence[BenchBag], out_dir: Path, notes: list[str]) -
 
 
 def run_dds_loads(cameras: int, seconds: float, out_dir: Path, notes: list[str]) -> list[report.DdsRun]:
-    """The load with the field notes' Cyclone DDS configuration, then with the largest receive buffer allowed."""
+    """The load with the field notes' Cyclone DDS configuration, then with the largest receive buffer allowed;
+    then one camera fewer with that buffer, down to one: what this machine does sustain."""
     configs: list[tuple[str, int | None]] = [("field notes", None)]
     if limit := max_receive_buffer():
         configs.append((f"receive buffer {limit / 2**20:g} MiB (rmem_max)", limit))
+    loads = [(cameras, label, buffer) for label, buffer in configs]
+    loads += [(fewer, *configs[-1]) for fewer in range(cameras - 1, 0, -1)]
     runs = []
-    for label, receive_buffer in configs:
-        section(f"DDS load: {cameras} cameras for {seconds:g} s, {label}")
+    for count, label, receive_buffer in loads:
+        section(f"DDS load: {count} cameras for {seconds:g} s, {label}")
         try:
-            load = run_dds_load(cameras, seconds, out_dir, receive_buffer)
+            load = run_dds_load(count, seconds, out_dir, receive_buffer)
         except BenchError as err:
             print(f"skipped: {err}")
-            notes.append(f"DDS load ({label}) skipped: {err}")
+            notes.append(f"DDS load ({count} cameras, {label}) skipped: {err}")
             continue
         run = report.DdsRun(label, load)
         print(report.dds_table([run]))

@@ -10,6 +10,7 @@ published image.
 
 from __future__ import annotations
 
+import functools
 from typing import Any, Protocol, Sequence
 
 import numpy as np
@@ -74,5 +75,12 @@ def published_intrinsics(msg: CameraInfoMsg, intrinsics: Intrinsics = Intrinsics
 def pinhole_from_camera_info(msg: CameraInfoMsg, frame_id: str | None, intrinsics: Intrinsics = Intrinsics.K) -> Any:
     """A Pinhole from the camera's frame to its image plane; ROS optical frames are RDF."""
     matrix, resolution = published_intrinsics(msg, intrinsics)
+    return _pinhole(tuple(matrix.flat), resolution, frame_id)
+
+
+@functools.lru_cache(maxsize=64)
+def _pinhole(image_from_camera: tuple[float, ...], resolution: tuple[int, int], frame_id: str | None) -> Any:
+    """Built once per calibration and frame: a camera publishes the same CameraInfo with every frame."""
     frames = {"parent_frame": frame_id, "child_frame": image_plane_frame(frame_id)} if frame_id else {}
+    matrix = np.array(image_from_camera).reshape(3, 3)
     return rr.Pinhole(image_from_camera=matrix, resolution=resolution, camera_xyz=rr.ViewCoordinates.RDF, **frames)

@@ -6,7 +6,7 @@ The replay runs under cProfile (which slows Python code a little); each phase
 is the cumulative time of the functions that do it, on the main thread (a
 renamed function shows as 0 and its time as "other"). Rerun encodes and writes
 in background threads: the main thread's waits for them (the replay's periodic
-flushes, the final close) show as "waiting". Modules imported on first use count
+drains, the final close) show as "waiting". Modules imported on first use count
 in the phase that first uses them, and are also given on their own.
 """
 
@@ -42,9 +42,9 @@ PHASES: dict[str, list[tuple[str, str]]] = {
         ("bridge/conversion/camera_info.py", "pinhole_from_camera_info"),
     ],
     "logging (rr.log: Arrow, batching)": [("rerun/recording_stream.py", "log"), ("rerun/recording_stream.py", "set_time")],
-    "waiting for Rerun's encoder and file sink (flush, close)": [
-        ("rerun/recording_stream.py", "flush"),
-        ("rerun/recording_stream.py", "disconnect"),
+    "waiting for Rerun's encoder and file sink (drain, close)": [
+        ("bridge/sinks/recording.py", "drain"),
+        ("bridge/sinks/recording.py", "close"),
     ],
 }
 

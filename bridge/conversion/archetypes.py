@@ -6,8 +6,8 @@ an Arrow array hands it to Rerun as it is (about 0.05 ms). Only a frame that
 is not contiguous in memory (rows padded by `step`) is copied, once.
 
 What repeats with every frame of a stream (its format, media type, depth
-options) is converted to Arrow once and reused: rerun-sdk's converters cost
-about 60 us per frame for the format alone.
+options) is converted to Arrow once and reused: rerun-sdk's converters would
+spend about 40 us per frame on them.
 """
 
 from __future__ import annotations

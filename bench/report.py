@@ -304,16 +304,21 @@ def plot_replay(results: Sequence[ReplayResult], path: Path) -> bool:
         return False
     figure, (speed_axes, rss_axes) = plt.subplots(1, 2, figsize=(12, 4.5))
     variants = sorted({r.bag.spec.variant for r in results})
-    for tool in PLOTTED_TOOLS:
+    styles = dict(zip(variants, ("-", "--", ":", "-.")))  # colour: the tool; line: the bag variant
+    for colour, tool in zip(("tab:blue", "tab:orange", "tab:grey"), PLOTTED_TOOLS):
         for variant in variants:
             points = sorted((r.bag_mb, r.mb_per_s, r.run.peak_rss_mb) for r in results
                             if r.tool == tool and r.run.ok and r.bag.spec.variant == variant)  # fmt: skip
             if points:
                 sizes, speeds, rss = zip(*points)
-                speed_axes.plot(sizes, speeds, marker="o", label=f"{tool} ({variant})")
-                rss_axes.plot(sizes, rss, marker="o", label=f"{tool} ({variant})")
+                style = {"color": colour, "linestyle": styles[variant], "marker": "o", "label": f"{tool} ({variant})"}
+                speed_axes.plot(sizes, speeds, **style)
+                rss_axes.plot(sizes, rss, **style)
+    bag_sizes = sorted({r.bag.spec.size_mb for r in results})  # nominal: variants differ by a few MB
     for axes, label in ((speed_axes, "throughput (MB/s of bag)"), (rss_axes, "peak RSS (MB)")):
         axes.set_xscale("log")
+        axes.set_xticks(bag_sizes, [str(size) for size in bag_sizes])
+        axes.minorticks_off()
         axes.set_xlabel("bag size (MB)")
         axes.set_ylabel(label)
         axes.grid(True, alpha=0.3)

@@ -129,6 +129,7 @@ def find(results: Sequence[ReplayResult], bag: BenchBag, tool: str) -> ReplayRes
 def profile_phases(bag: BenchBag, out_dir: Path) -> dict[str, float]:
     """Seconds per phase of one replay of `bag` (see `bench/profile_replay.py`)."""
     output = out_dir / f"{bag.spec.name}.profile.rrd"
+    warm_page_cache(bag.storage_file)  # as for the timed runs: reading is then the reader's cost, not the disk's
     try:
         run = run_measured([sys.executable, "-m", "bench.profile_replay", bag.folder, output])
     finally:

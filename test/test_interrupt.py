@@ -2,20 +2,18 @@
 
 from __future__ import annotations
 
-import os
 import re
 import signal
 import subprocess
-import sys
 import time
 from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
 import pytest
+from cli_process import start_bridge
 from recordings import image_msg, read_recording, write_bag
 
-REPO = Path(__file__).resolve().parents[1]
 T0 = 1_700_000_000_000_000_000
 PERIOD = 200_000_000  # 5 Hz
 FRAMES = 30  # 6 s at --rate 1
@@ -39,10 +37,7 @@ def test_a_stopped_replay_leaves_a_complete_recording(tmp_path, signum):
     bag = write_bag(tmp_path / "bag", [("/cam/color", image_msg(pixels(i), "rgb8", T0 + i * PERIOD), T0 + i * PERIOD)
                                        for i in range(FRAMES)])  # fmt: skip
     rrd = tmp_path / "out.rrd"
-    process = subprocess.Popen(
-        [sys.executable, "-m", "bridge", "replay", str(bag), "-o", str(rrd), "--rate", "1"],
-        cwd=REPO, stderr=subprocess.PIPE, text=True, env={**os.environ, "PYTHONPATH": str(REPO)},
-    )  # fmt: skip
+    process = start_bridge("replay", bag, "-o", rrd, "--rate", "1")
     try:
         wait_for(rrd, process)
         time.sleep(1.5)

@@ -2,19 +2,16 @@
 
 from __future__ import annotations
 
-import os
 import signal
 import subprocess
-import sys
 import time
 import urllib.request
-from pathlib import Path
 
 import numpy as np
+from cli_process import start_bridge
 from ports import free_port, listening
 from recordings import image_msg, read_recording, write_bag
 
-REPO = Path(__file__).resolve().parents[1]
 T0 = 1_700_000_000_000_000_000
 
 
@@ -22,11 +19,8 @@ def test_serve_keeps_serving_until_ctrl_c_and_the_file_is_complete(tmp_path):
     frames = [np.full((24, 32, 3), i, np.uint8) for i in range(5)]
     bag = write_bag(tmp_path / "bag", [("/cam", image_msg(f, "rgb8", T0 + i), T0 + i) for i, f in enumerate(frames)])
     rrd, grpc_port, web_port = tmp_path / "out.rrd", free_port(), free_port()
-    process = subprocess.Popen(
-        [sys.executable, "-m", "bridge", "replay", str(bag), "-o", str(rrd), "--serve",
-         "--grpc-port", str(grpc_port), "--web-port", str(web_port), "--bind", "127.0.0.1"],
-        cwd=REPO, stderr=subprocess.PIPE, text=True, env={**os.environ, "PYTHONPATH": str(REPO)},
-    )  # fmt: skip
+    process = start_bridge("replay", bag, "-o", rrd, "--serve", "--grpc-port", grpc_port, "--web-port", web_port,
+                           "--bind", "127.0.0.1")  # fmt: skip
     try:
         assert "still serving" in _read_until(process, "still serving")
         with urllib.request.urlopen(f"http://127.0.0.1:{web_port}/", timeout=10) as page:

@@ -10,10 +10,10 @@ import time
 from pathlib import Path
 
 import numpy as np
+from cli_process import start_bridge
 from ports import free_port, wait_for_port
 from recordings import image_msg, read_recording, write_bag
 
-REPO = Path(__file__).resolve().parents[1]
 T0 = 1_700_000_000_000_000_000
 PERIOD = 100_000_000  # 10 Hz: 3 s at --rate 1
 FRAMES = 30
@@ -32,11 +32,7 @@ def test_replay_goes_on_when_the_viewer_it_streams_to_is_killed(tmp_path):
     try:
         wait_for_port(port)
         rrd = tmp_path / "out.rrd"
-        bridge = subprocess.Popen(
-            [sys.executable, "-m", "bridge", "replay", str(bag), "-o", str(rrd), "--rate", "1",
-             "--connect", f"rerun+http://127.0.0.1:{port}/proxy"],
-            cwd=REPO, stderr=subprocess.PIPE, text=True, env={**os.environ, "PYTHONPATH": str(REPO)},
-        )  # fmt: skip
+        bridge = start_bridge("replay", bag, "-o", rrd, "--rate", "1", "--connect", f"rerun+http://127.0.0.1:{port}/proxy")
         time.sleep(2.0)
         os.killpg(viewer.pid, signal.SIGKILL)
         viewer.wait()
@@ -63,11 +59,8 @@ def test_a_viewer_that_is_not_there_does_not_stall_the_file_beyond_its_grpc_queu
     bag = write_bag(tmp_path / "bag", [("/cam", image_msg(frame, "rgb8", T0 + i * PERIOD), T0 + i * PERIOD)
                                        for i in range(count)])  # fmt: skip
     rrd = tmp_path / "out.rrd"
-    result = subprocess.run(
-        [sys.executable, "-m", "bridge", "replay", str(bag), "-o", str(rrd),
-         "--connect", f"rerun+http://127.0.0.1:{free_port()}/proxy"],
-        cwd=REPO, capture_output=True, text=True, timeout=300, env={**os.environ, "PYTHONPATH": str(REPO)},
-    )  # fmt: skip
-    assert result.returncode == 0, result.stderr
-    assert f"/cam: {count} received, {count} logged" in result.stderr
+    bridge = start_bridge("replay", bag, "-o", rrd, "--connect", f"rerun+http://127.0.0.1:{free_port()}/proxy")
+    _, stderr = bridge.communicate(timeout=300)
+    assert bridge.returncode == 0, stderr
+    assert f"/cam: {count} received, {count} logged" in stderr
     assert len(read_recording(rrd).column("/cam:Image:buffer").to_pylist()) == count

@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import pyarrow as pa
 import pytest
-from cli_process import start_bridge
+from cli_process import running_bridge
 from recordings import image_msg, read_recording, write_bag
 
 T0 = 1_700_000_000_000_000_000
@@ -37,16 +37,11 @@ def test_a_stopped_replay_leaves_a_complete_recording(tmp_path, signum):
     bag = write_bag(tmp_path / "bag", [("/cam/color", image_msg(pixels(i), "rgb8", T0 + i * PERIOD), T0 + i * PERIOD)
                                        for i in range(FRAMES)])  # fmt: skip
     rrd = tmp_path / "out.rrd"
-    process = start_bridge("replay", bag, "-o", rrd, "--rate", "1")
-    try:
+    with running_bridge("replay", bag, "-o", rrd, "--rate", "1") as process:
         wait_for(rrd, process)
         time.sleep(1.5)
         process.send_signal(signum)
         _, stderr = process.communicate(timeout=60)
-    finally:
-        if process.poll() is None:
-            process.kill()
-            process.wait()
 
     assert process.returncode == 130, stderr
     assert "interrupted: closing the recording" in stderr

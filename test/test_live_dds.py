@@ -23,6 +23,7 @@ from dds_publisher import (
     CAMERA_INFO, COLOR, COMPRESSED, DEPTH, IGNORED, STATIC_TRANSFORMS, TF, TF_STATIC,
     color_for, depth_for, focal_length_for, jpeg_for, translation_for,
 )  # fmt: skip
+from cli_process import running_bridge
 from ports import free_port
 from recordings import column, read_recording
 
@@ -124,17 +125,12 @@ def test_cli_without_its_viewer_writes_a_complete_file_when_terminated(tmp_path:
     config.write_text(f"auto: false\ntopics:\n  {COLOR}: {{kind: image}}\n")
     port = free_port()  # no viewer behind it
     output = tmp_path / "live.rrd"
-    command = [sys.executable, "-m", "bridge", "live", "-c", str(config), "-o", str(output),
-               "--connect", f"rerun+http://127.0.0.1:{port}/proxy"]  # fmt: skip
-    bridge = subprocess.Popen(command, env=dds_env, cwd=TEST_DIR.parent, stderr=subprocess.PIPE, text=True)
-    try:
+    # dds_env is this process's environment too, so the bridge inherits it.
+    connect = ("--connect", f"rerun+http://127.0.0.1:{port}/proxy")
+    with running_bridge("live", "-c", config, "-o", output, *connect) as bridge:
         sent = publish(dds_env, seconds=1.5, expect=[COLOR])
         bridge.send_signal(signal.SIGTERM)
         _, stderr = bridge.communicate(timeout=30)
-    finally:
-        if bridge.poll() is None:
-            bridge.kill()
-            bridge.wait()
 
     assert bridge.returncode == 0, stderr
     summary = re.search(rf"^{COLOR}: .*$", stderr, re.MULTILINE)[0]  # the counters the bridge prints at exit

@@ -8,7 +8,7 @@ import time
 import urllib.request
 
 import numpy as np
-from cli_process import start_bridge
+from cli_process import running_bridge
 from ports import free_port, listening
 from recordings import image_msg, read_recording, write_bag
 
@@ -19,19 +19,14 @@ def test_serve_keeps_serving_until_ctrl_c_and_the_file_is_complete(tmp_path):
     frames = [np.full((24, 32, 3), i, np.uint8) for i in range(5)]
     bag = write_bag(tmp_path / "bag", [("/cam", image_msg(f, "rgb8", T0 + i), T0 + i) for i, f in enumerate(frames)])
     rrd, grpc_port, web_port = tmp_path / "out.rrd", free_port(), free_port()
-    process = start_bridge("replay", bag, "-o", rrd, "--serve", "--grpc-port", grpc_port, "--web-port", web_port,
-                           "--bind", "127.0.0.1")  # fmt: skip
-    try:
+    serve = ("--serve", "--grpc-port", grpc_port, "--web-port", web_port, "--bind", "127.0.0.1")
+    with running_bridge("replay", bag, "-o", rrd, *serve) as process:
         assert "still serving" in _read_until(process, "still serving")
         with urllib.request.urlopen(f"http://127.0.0.1:{web_port}/", timeout=10) as page:
             assert page.status == 200  # the web viewer
         assert listening(grpc_port)  # the gRPC server viewers connect to
         process.send_signal(signal.SIGINT)
         process.communicate(timeout=60)
-    finally:
-        if process.poll() is None:
-            process.kill()
-            process.wait()
 
     assert process.returncode == 0
     buffers = read_recording(rrd).column("/cam:Image:buffer").to_pylist()

@@ -10,7 +10,7 @@ import time
 from pathlib import Path
 
 import numpy as np
-from cli_process import start_bridge
+from cli_process import running_bridge
 from ports import free_port, wait_for_port
 from recordings import image_msg, read_recording, write_bag
 
@@ -28,20 +28,17 @@ def test_replay_goes_on_when_the_viewer_it_streams_to_is_killed(tmp_path):
     # In its own process group: the `rerun` entry point runs the viewer binary as a child, and both must go.
     viewer = subprocess.Popen([str(Path(sys.executable).with_name("rerun")), "--serve-grpc", "--port", str(port)],
                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)  # fmt: skip
-    bridge = None
     try:
         wait_for_port(port)
         rrd = tmp_path / "out.rrd"
-        bridge = start_bridge("replay", bag, "-o", rrd, "--rate", "1", "--connect", f"rerun+http://127.0.0.1:{port}/proxy")
-        time.sleep(2.0)
-        os.killpg(viewer.pid, signal.SIGKILL)
-        viewer.wait()
-        wait_for_port(port, up=False)
-        _, stderr = bridge.communicate(timeout=120)
+        connect = ("--connect", f"rerun+http://127.0.0.1:{port}/proxy")
+        with running_bridge("replay", bag, "-o", rrd, "--rate", "1", *connect) as bridge:
+            time.sleep(2.0)
+            os.killpg(viewer.pid, signal.SIGKILL)
+            viewer.wait()
+            wait_for_port(port, up=False)
+            _, stderr = bridge.communicate(timeout=120)
     finally:
-        if bridge is not None and bridge.poll() is None:
-            bridge.kill()
-            bridge.wait()
         if viewer.poll() is None:
             os.killpg(viewer.pid, signal.SIGKILL)
             viewer.wait()
@@ -59,8 +56,8 @@ def test_a_viewer_that_is_not_there_does_not_stall_the_file_beyond_its_grpc_queu
     bag = write_bag(tmp_path / "bag", [("/cam", image_msg(frame, "rgb8", T0 + i * PERIOD), T0 + i * PERIOD)
                                        for i in range(count)])  # fmt: skip
     rrd = tmp_path / "out.rrd"
-    bridge = start_bridge("replay", bag, "-o", rrd, "--connect", f"rerun+http://127.0.0.1:{free_port()}/proxy")
-    _, stderr = bridge.communicate(timeout=300)
+    with running_bridge("replay", bag, "-o", rrd, "--connect", f"rerun+http://127.0.0.1:{free_port()}/proxy") as bridge:
+        _, stderr = bridge.communicate(timeout=300)
     assert bridge.returncode == 0, stderr
     assert f"/cam: {count} received, {count} logged" in stderr
     assert len(read_recording(rrd).column("/cam:Image:buffer").to_pylist()) == count

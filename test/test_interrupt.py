@@ -39,7 +39,7 @@ def test_a_stopped_replay_leaves_a_complete_recording(tmp_path, signum):
     rrd = tmp_path / "out.rrd"
     with running_bridge("replay", bag, "-o", rrd, "--rate", "1") as process:
         wait_for(rrd, process)
-        time.sleep(1.5)
+        time.sleep(3.0)  # mid-replay even when start-up (the file exists before the bag is open) is slow
         process.send_signal(signum)
         _, stderr = process.communicate(timeout=60)
 

@@ -160,6 +160,9 @@ def _run_live(args: argparse.Namespace) -> int:
         except DdsError as err:
             log.error("%s", err)
             return 1
+    if not any(stats.logged for stats in bridge.stats.values()):
+        log.error("recorded nothing: no message of a bridged topic arrived")
+        return 1
     return 0
 
 

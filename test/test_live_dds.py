@@ -30,7 +30,7 @@ from recordings import column, read_recording
 from bridge.config import ConfigError, SinksConfig, parse_config
 from bridge.core import Bridge
 from bridge.sinks import Recording
-from bridge.sources.dds import dds_type_name, domain_id_from_env, ros_type_name, run_live
+from bridge.sources.dds import cyclone_config, dds_type_name, domain_id_from_env, ros_type_name, run_live
 
 TEST_DIR = Path(__file__).parent
 LOOPBACK_ONLY = """<CycloneDDS><Domain Id="any"><General><Interfaces><NetworkInterface name="lo" multicast="false"/>
@@ -160,3 +160,13 @@ def test_a_bad_ros_domain_id_is_named(monkeypatch: pytest.MonkeyPatch) -> None:
         domain_id_from_env()
     monkeypatch.setenv("ROS_DOMAIN_ID", "")
     assert domain_id_from_env() == 0
+
+
+def test_cyclone_joins_with_the_bridge_settings_under_the_users() -> None:
+    user = "file:///etc/robot/cyclonedds.xml"
+    config = cyclone_config(user, rmem_max=4 * 1024 * 1024)
+    own, theirs = config.split(",")
+    assert theirs == user  # last, so that the user's settings win where both set one
+    assert "<IgnoreTypeInformation>1.15</IgnoreTypeInformation>" in own  # Fast DDS writers' type information
+    assert 'min="4194304B" max="33554432B"' in own  # what the kernel allows, up to what the bridge wants
+    assert cyclone_config(None, rmem_max=None) == own.replace('min="4194304B"', 'min="33554432B"')

@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 
 from bridge.config import CAMERA_INFO_TYPE, COMPRESSED_TYPE, IMAGE_TYPE, TF_TYPE, ConfigError, ServeConfig, parse_config
-from bridge.core import plan_route
+from bridge.core import TopicStats, plan_route
 from bridge.core.overrides import NODE_PARAMETERS, node_config
-from bridge.core.subscriptions import SubscriptionQos, needs_discovery, subscription_qos, typed_topics
+from bridge.core.subscriptions import SubscriptionQos, needs_discovery, silent_topic_warnings, subscription_qos, typed_topics
 
 
 def _qos(document: dict, topic: str, msgtype: str) -> SubscriptionQos:
@@ -101,3 +101,21 @@ def test_node_with_an_invalid_config_file_names_the_file_and_key(tmp_path):
     path.write_text("topics: {/cam/depth: {meter: -1}}\n")
     with pytest.raises(ConfigError, match=r"bad\.yaml: topics\./cam/depth\.meter"):
         node_config(_parameters(config=str(path), output="out.rrd"))
+
+
+def test_silent_configured_topics_are_named_with_the_reason():
+    config = parse_config({"auto": False, "topics": {
+        "/cam/image_raw": {"kind": "image"},  # published under another namespace
+        "/cam/depth": {"kind": "depth"},  # published with another type
+        "/cam/info": {"kind": "camera_info", "qos": "reliable"},  # published, nothing arrives
+        "/cam/ok": {"kind": "image"},  # heard from
+    }})  # fmt: skip
+    graph = {"/robot/cam/image_raw": {IMAGE_TYPE}, "/cam/depth": {COMPRESSED_TYPE}, "/cam/info": {CAMERA_INFO_TYPE},
+             "/cam/ok": {IMAGE_TYPE}, "/rosout": {"rcl_interfaces/msg/Log"}}  # fmt: skip
+    warnings = silent_topic_warnings(config, {"/cam/ok": TopicStats(received=3)}, graph)
+    assert warnings == [
+        "/cam/image_raw: no publisher (camera and TF topics published: /cam/depth, /cam/info, /cam/ok, /robot/cam/image_raw)",
+        f"/cam/depth: published as {COMPRESSED_TYPE}, not {IMAGE_TYPE} (its kind)",
+        "/cam/info: published, but nothing arrived: a best-effort publisher does not match the reliable "
+        "subscription its `qos: reliable` asks for",
+    ]

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any, Callable
 
 from ..conversion import stamp_ns
+from ..conversion.warm_up import warm_up
 from .bridge import Bridge, Deserialize
 from .routes import Route
 from .subscriptions import subscription_qos
@@ -32,17 +33,23 @@ class _Queue:
 
 class LiveQueues:
     def __init__(self, bridge: Bridge, deserialize: Deserialize | None = None, clock: Callable[[], int] = time.time_ns):
-        """`deserialize` turns raw CDR into messages; None when the transport delivers messages."""
+        """`deserialize` turns raw CDR into messages; None when the transport delivers messages.
+
+        `clock` gives the receive time logged on the `message_log_time` timeline (the node's ROS clock,
+        which is simulated time under `use_sim_time`).
+        """
         self.bridge = bridge
         self._deserialize = deserialize
         self._clock = clock
         self._queues: dict[str, _Queue] = {}
         self._lock = threading.Lock()
+        warm_up()  # now, rather than while the first frames queue up and are dropped
 
-    def push(self, route: Route, payload: Any, nbytes: int | None = None) -> None:
+    def push(self, route: Route, payload: Any, nbytes: int | None = None, sent_ns: int | None = None) -> None:
         """Queue one received message (raw CDR or a message object); never blocks.
 
-        `nbytes` defaults to the size of a message's `data` (its pixels).
+        `nbytes` defaults to the size of a message's `data` (its pixels). `sent_ns` is when it was
+        published (the DDS source timestamp, wall-clock ns), for the latency statistics.
         """
         if nbytes is None:
             nbytes = len(payload) if self._deserialize is not None else len(getattr(payload, "data", ()))
@@ -53,7 +60,7 @@ class LiveQueues:
             stats.received += 1
             if len(queue.items) == queue.items.maxlen:
                 stats.dropped += 1  # deque drops the oldest on append
-            queue.items.append((payload, received_ns, nbytes))
+            queue.items.append((payload, received_ns, nbytes, sent_ns))
             queue.ready.notify()
 
     def close(self, timeout: float = 5.0) -> None:
@@ -84,14 +91,19 @@ class LiveQueues:
                     queue.ready.wait()
                 if not queue.items:
                     return
-                payload, received_ns, nbytes = queue.items.popleft()
-            self._convert(queue.route, payload, received_ns, nbytes)
+                item = queue.items.popleft()
+            self._convert(queue.route, *item)
 
-    def _convert(self, route: Route, payload: Any, received_ns: int, nbytes: int) -> None:
+    def _convert(self, route: Route, payload: Any, received_ns: int, nbytes: int, sent_ns: int | None) -> None:
         msg = payload if self._deserialize is None else self.bridge.decode(route, payload, self._deserialize)
         if msg is None:
             return
-        if self.bridge.handle(route, msg, received_ns, nbytes=nbytes, counted=True):
-            header = getattr(msg, "header", None)
-            if header is not None:
-                self.bridge.stats[route.topic].latencies_ns.append(self._clock() - stamp_ns(header.stamp))
+        if not self.bridge.handle(route, msg, received_ns, nbytes=nbytes, counted=True):
+            return
+        # Wall-clock time, whatever clock the timeline uses: publishers stamp their samples with it.
+        logged_ns = time.time_ns()
+        stats = self.bridge.stats[route.topic]
+        if sent_ns and not route.static_tf:  # a latched transform may have been sent long before the bridge started
+            stats.latencies_ns.append(logged_ns - sent_ns)
+        if (header := getattr(msg, "header", None)) is not None:
+            stats.stamp_ages_ns.append(logged_ns - stamp_ns(header.stamp))

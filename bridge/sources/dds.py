@@ -6,6 +6,11 @@ encapsulation header. Readers are declared with IDL types generated from rosbags
 definitions, so that they are assignable to what ROS declares when a writer announces its type, and
 they carry the REP-2011 type hash in USER_DATA (`typehash=RIHS01_<hex>;`) as rmw endpoints do.
 
+Cyclone DDS joins with the bridge's own settings under the user's `CYCLONEDDS_URI` (`cyclone_config`):
+a large socket receive buffer, without which raw frames are lost in UDP, and no XTypes type checks
+against Fast DDS writers, whose type information Cyclone DDS 11 rejects (no data would flow from
+ROS 2 nodes on rmw_fastrtps_cpp, the default RMW).
+
 Samples are taken as their serialized bytes (`ddspy_take`, what `DataReader.take` calls before
 its IDL deserializer): that deserializer turns `sequence<uint8>` into a Python list, about 100 ms
 for one 1080p rgb8 frame here, against about 6 ms to take the bytes and 1 ms for rosbags to decode
@@ -20,14 +25,16 @@ import os
 import re
 import threading
 import time
+from collections import defaultdict
 from functools import cache
+from pathlib import Path
 from typing import Any
 
 from cyclonedds._clayer import ddspy_take  # the serialized samples, before IDL deserialization
 from cyclonedds.builtin import BuiltinDataReader, BuiltinTopicDcpsPublication
 from cyclonedds.core import DDSException, InstanceState, Policy, ReadCondition, SampleState, ViewState, WaitSet
 from cyclonedds.core import Qos as DdsQos
-from cyclonedds.domain import DomainParticipant
+from cyclonedds.domain import Domain, DomainParticipant
 from cyclonedds.idl import IdlStruct, make_idl_struct, types
 from cyclonedds.sub import DataReader
 from cyclonedds.topic import Topic
@@ -36,7 +43,7 @@ from rosbags.typesys.store import Nodetype
 
 from ..config import ConfigError
 from ..core import Bridge, LiveQueues, Route
-from ..core.subscriptions import SubscriptionQos, needs_discovery, subscription_qos, typed_topics
+from ..core.subscriptions import SubscriptionQos, needs_discovery, silent_topic_warnings, subscription_qos, typed_topics
 
 log = logging.getLogger("ros2_rerun_bridge")
 
@@ -45,6 +52,10 @@ ANY_SAMPLE = SampleState.Any | ViewState.Any | InstanceState.Any
 TAKE_MAX = 64  # samples per reader per wake-up; the rest keeps the waitset triggered
 WAIT_S = 0.2  # longest wait between checks for the end (duration, stop, Ctrl-C)
 REPORT_PERIOD_S = 5.0
+SILENCE_CHECK_S = 5.0  # after this long, configured topics without a message are reported
+RECEIVE_BUFFER_BYTES = 32 * 1024 * 1024  # a few raw frames (1080p rgb8: 6 MB) in flight on the socket
+EPROSIMA_VENDOR_ID = "1.15"
+RMEM_MAX = Path("/proc/sys/net/core/rmem_max")
 
 _IDL_BASE_TYPES: dict[str, Any] = {
     "bool": bool, "byte": types.byte, "char": types.char, "string": str,
@@ -119,26 +130,59 @@ def domain_id_from_env() -> int:
     return int(value)
 
 
+def kernel_receive_buffer_max() -> int | None:
+    """Linux's cap on a socket's receive buffer (net.core.rmem_max); None where it cannot be read."""
+    try:
+        return int(RMEM_MAX.read_text())
+    except (OSError, ValueError):
+        return None
+
+
+def cyclone_config(user_config: str | None, rmem_max: int | None) -> str:
+    """The Cyclone DDS configuration to join with: the bridge's settings, then the user's `CYCLONEDDS_URI`.
+
+    Cyclone merges a comma-separated list of configurations in order, so the user's settings win
+    wherever both set one. The receive buffer asks for what the kernel allows (asking for more as a
+    minimum would make Cyclone refuse to start) and up to RECEIVE_BUFFER_BYTES.
+    """
+    minimum = RECEIVE_BUFFER_BYTES if rmem_max is None else min(rmem_max, RECEIVE_BUFFER_BYTES)
+    own = (
+        '<CycloneDDS><Domain Id="any">'
+        f"<Compatibility><IgnoreTypeInformation>{EPROSIMA_VENDOR_ID}</IgnoreTypeInformation></Compatibility>"
+        f'<Internal><SocketReceiveBufferSize min="{minimum}B" max="{RECEIVE_BUFFER_BYTES}B"/></Internal>'
+        "</Domain></CycloneDDS>"
+    )
+    return ",".join(filter(None, (own, user_config)))
+
+
 class DdsSubscriptions:
     """The bridge's readers in one DDS domain, and discovery of the topics to add.
 
     The topics the config gives a kind are subscribed at once. Discovery (the DCPSPublication
     built-in topic) adds each topic a writer appears on when the bridge routes it: with `auto`,
     any supported type that include/exclude allow; without, the listed topics without a kind.
+    It also keeps the graph of published topics, to say why a configured topic stays silent.
     """
 
     def __init__(self, bridge: Bridge, queues: LiveQueues, domain_id: int):
         self.bridge = bridge
         self.queues = queues
+        rmem_max = kernel_receive_buffer_max()
+        if rmem_max is not None and rmem_max < RECEIVE_BUFFER_BYTES:
+            log.warning(
+                "net.core.rmem_max is %d KiB: raw camera frames may be lost in UDP; raise it with "
+                "`sudo sysctl -w net.core.rmem_max=%d` (see the README)", rmem_max // 1024, RECEIVE_BUFFER_BYTES,
+            )  # fmt: skip
         try:
+            self.domain = Domain(domain_id, cyclone_config(os.environ.get("CYCLONEDDS_URI"), rmem_max))
             self.participant = DomainParticipant(domain_id)
         except DDSException as err:
             raise DdsError(f"cannot join DDS domain {domain_id} (check CYCLONEDDS_URI): {err}") from None
         self.waitset = WaitSet(self.participant)
-        self.discovery: BuiltinDataReader | None = None
-        if needs_discovery(bridge.config):
-            self.discovery = BuiltinDataReader(self.participant, BuiltinTopicDcpsPublication)
-            self.waitset.attach(ReadCondition(self.discovery, ANY_SAMPLE))
+        self.discovery = BuiltinDataReader(self.participant, BuiltinTopicDcpsPublication)
+        self.waitset.attach(ReadCondition(self.discovery, ANY_SAMPLE))
+        self.discovers = needs_discovery(bridge.config)
+        self.graph: dict[str, set[str]] = defaultdict(set)  # ROS topic -> the message types published on it
         self.readers: dict[str, tuple[Route, DataReader]] = {}
         for topic, msgtype in typed_topics(bridge.config):
             self.subscribe(topic, msgtype)
@@ -154,14 +198,21 @@ class DdsSubscriptions:
         self.readers[topic] = (route, reader)
         log.info("%s: subscribed (%s, %s)", topic, msgtype, "reliable" if qos.reliable else "best effort")
 
+    def report_silent_topics(self) -> bool:
+        """Warn about each configured topic that has had no message, and why; True once done."""
+        for warning in silent_topic_warnings(self.bridge.config, self.bridge.stats, self.graph):
+            log.warning("%s", warning)
+        return True
+
     def poll(self, timeout_s: float) -> None:
         """Wait for data or discoveries, then queue every sample that is there."""
         if self.waitset.wait(int(timeout_s * 1e9)) == 0:
             return
-        if self.discovery is not None:
-            for endpoint in self.discovery.take(TAKE_MAX):
-                topic, msgtype = ros_topic_name(endpoint.topic_name or ""), ros_type_name(endpoint.type_name or "")
-                if topic and msgtype:
+        for endpoint in self.discovery.take(TAKE_MAX):
+            topic, msgtype = ros_topic_name(endpoint.topic_name or ""), ros_type_name(endpoint.type_name or "")
+            if topic and msgtype:
+                self.graph[topic].add(msgtype)
+                if self.discovers:
                     self.subscribe(topic, msgtype)
         for route, reader in list(self.readers.values()):
             samples = ddspy_take(reader._ref, ANY_SAMPLE, TAKE_MAX)
@@ -170,7 +221,7 @@ class DdsSubscriptions:
                 continue
             for data, info in samples:
                 if info.valid_data:
-                    self.queues.push(route, data)
+                    self.queues.push(route, data, sent_ns=info.source_timestamp)
 
 
 def run_live(
@@ -186,15 +237,21 @@ def run_live(
     log.info("listening on DDS domain %d", subscriptions.participant.domain_id)
     began = time.monotonic()
     report = _Reporter(bridge, began)
+    silence_reported = False
     try:
         while stop is None or not stop.is_set():
-            left = None if duration is None else duration - (time.monotonic() - began)
+            elapsed = time.monotonic() - began
+            left = None if duration is None else duration - elapsed
             if left is not None and left <= 0:
                 break
             subscriptions.poll(WAIT_S if left is None else min(WAIT_S, left))
             report.maybe()
+            if not silence_reported and elapsed >= SILENCE_CHECK_S:
+                silence_reported = subscriptions.report_silent_topics()
         subscriptions.poll(0)  # what arrived while the last wait ended
     finally:
+        if not silence_reported:
+            subscriptions.report_silent_topics()
         queues.close()
         del subscriptions  # leaves the domain: the participant and its readers go with their last reference
 

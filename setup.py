@@ -32,7 +32,7 @@ setup(
         "cyclonedds>=11,<12",
     ],
     extras_require={
-        "test": ["pytest>=7", "rerun-sdk[catalog]>=0.41,<0.42", "colcon-common-extensions"],
+        "test": ["pytest>=7", "hypothesis>=6", "rerun-sdk[catalog]>=0.41,<0.42", "colcon-common-extensions"],
         "bench": ["matplotlib>=3.5"],  # the report's plot
     },
     entry_points={

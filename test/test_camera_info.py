@@ -104,18 +104,55 @@ def with_k(k: np.ndarray, p: np.ndarray = P):
     return camera_info_msg(k, WIDTH, HEIGHT, p=p)
 
 
+def replaced(matrix: np.ndarray, index: int, value: float) -> np.ndarray:
+    """`matrix` with its element at flat `index` (as in the message's K or P) set to `value`."""
+    changed = matrix.copy()
+    changed.flat[index] = value
+    return changed
+
+
 @pytest.mark.parametrize(
     ("msg", "intrinsics", "problem"),
     [
-        (with_k(np.where(K == 610.5, np.nan, K)), Intrinsics.K, "K has non-finite values"),
-        (with_k(np.where(K == 322.75, np.inf, K)), Intrinsics.K, "K has non-finite values"),
-        (with_k(np.zeros((3, 3))), Intrinsics.K, r"K has no focal length \(uncalibrated camera\?\)"),
-        (with_k(K, p=np.zeros((3, 4))), Intrinsics.P, "P has no focal length"),
-        (with_k(K, p=np.full((3, 4), np.nan)), Intrinsics.P, "P has non-finite values"),
-        (camera_info_msg(K, WIDTH, HEIGHT, binning=(1024, 1)), Intrinsics.K, "image size 0x480 after ROI and binning"),
+        (with_k(replaced(K, 0, np.nan)), Intrinsics.K, r"K\[0\] is nan: not a finite float32"),
+        (with_k(replaced(K, 2, np.inf)), Intrinsics.K, r"K\[2\] is inf: not a finite float32"),
+        (with_k(replaced(K, 4, 1e308)), Intrinsics.K, r"K\[4\] is 1e\+308: not a finite float32"),
+        (with_k(replaced(K, 5, -1e39)), Intrinsics.K, r"K\[5\] is -1e\+39: not a finite float32"),
+        (with_k(K, p=replaced(P, 6, 1e308)), Intrinsics.P, r"P\[6\] is 1e\+308: not a finite float32"),
+        (with_k(K, p=np.full((3, 4), np.nan)), Intrinsics.P, r"P\[0\] is nan"),
+        (with_k(np.zeros((3, 3))), Intrinsics.K, r"K has no positive focal length: fx 0.0, fy 0.0 \(uncalibrated camera\?\)"),
+        (with_k(K, p=np.zeros((3, 4))), Intrinsics.P, "P has no positive focal length"),
+        (with_k(replaced(K, 0, -610.5)), Intrinsics.K, "K has no positive focal length: fx -610.5, fy 598.25"),
+        (with_k(replaced(K, 4, -1.0)), Intrinsics.K, "K has no positive focal length: fx 610.5, fy -1.0"),
+        (with_k(K, p=replaced(P, 5, 0.0)), Intrinsics.P, "P has no positive focal length: fx 600.0, fy 0.0"),
+        (with_k(replaced(K, 0, 1e-300)), Intrinsics.K, "K has no positive focal length: fx 1e-300"),  # 0 as float32
+        (camera_info_msg(K, WIDTH, HEIGHT, binning=(1024, 1)), Intrinsics.K,
+         r"published image is empty: width x height 640x480, binning 1024x1"),
+        (camera_info_msg(K, 0, 0), Intrinsics.K, r"published image is empty: width x height 0x0, binning 1x1"),
+        (camera_info_msg(K, WIDTH, HEIGHT, roi=(10, 10, 0, 240)), Intrinsics.K,
+         r"published image is empty: roi width x height 0x240, binning 1x1"),
+        (camera_info_msg(K, WIDTH, HEIGHT, roi=(0, 0, 320, 240), binning=(1, 512)), Intrinsics.K,
+         r"published image is empty: roi width x height 320x240, binning 1x512"),
     ],
-    ids=["nan_fx", "inf_cx", "zero_K", "zero_P", "nan_P", "binned_away"],
-)
+    ids=["nan_fx", "inf_cx", "huge_fy", "huge_negative_cy", "huge_P_cy", "nan_P", "zero_K", "zero_P",
+         "negative_fx", "negative_fy", "zero_P_fy", "fx_zero_as_float32", "binned_away", "no_size", "empty_roi",
+         "roi_binned_away"],
+)  # fmt: skip
 def test_unusable_camera_info_is_a_conversion_error(msg, intrinsics, problem):
     with pytest.raises(ConversionError, match=problem):
         pinhole_from_camera_info(msg, "camera_optical_frame", intrinsics)
+
+
+def test_only_the_chosen_matrix_is_checked():
+    """A rectified stream's P is used even when the raw calibration K is unusable, and the other way round."""
+    unusable = np.full((3, 3), np.nan)
+    assert pinhole_from_camera_info(with_k(unusable), "camera_optical_frame", Intrinsics.P) is not None
+    assert pinhole_from_camera_info(with_k(K, p=np.zeros((3, 4))), "camera_optical_frame", Intrinsics.K) is not None
+
+
+def test_largest_float32_values_are_kept():
+    """The bounds are float32's: a value Rerun can hold is not rejected."""
+    extreme = replaced(replaced(K, 1, np.finfo(np.float32).max), 0, np.finfo(np.float32).tiny)
+    pinhole = pinhole_from_camera_info(with_k(extreme), "camera_optical_frame")
+    stored = np.array(pinhole.image_from_camera.as_arrow_array().to_pylist()[0]).reshape(3, 3, order="F")
+    assert np.all(np.isfinite(stored)) and stored[0, 0] > 0

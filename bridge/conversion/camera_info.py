@@ -20,6 +20,7 @@ from .errors import ConversionError
 from .options import Intrinsics
 
 IMAGE_PLANE_SUFFIX = "_image_plane"
+FLOAT32_MAX = float(np.finfo(np.float32).max)  # Rerun's Pinhole holds float32
 
 
 class RoiMsg(Protocol):
@@ -48,15 +49,7 @@ def image_plane_frame(frame_id: str) -> str:
 
 def published_intrinsics(msg: CameraInfoMsg, intrinsics: Intrinsics = Intrinsics.K) -> tuple[np.ndarray, tuple[int, int]]:
     """The 3x3 camera matrix and (width, height) of the image as published."""
-    if intrinsics is Intrinsics.K:
-        matrix = np.asarray(msg.k, dtype=np.float64).reshape(3, 3).copy()
-    else:
-        matrix = np.asarray(msg.p, dtype=np.float64).reshape(3, 4)[:, :3].copy()
-    if not np.all(np.isfinite(matrix)):
-        raise ConversionError(f"{intrinsics.value} has non-finite values")
-    if matrix[0, 0] <= 0 or matrix[1, 1] <= 0:
-        raise ConversionError(f"{intrinsics.value} has no focal length (uncalibrated camera?)")
-
+    matrix = _camera_matrix(msg, intrinsics)
     roi = msg.roi
     full_roi = roi.width == 0 and roi.height == 0 and roi.x_offset == 0 and roi.y_offset == 0
     width, height = (msg.width, msg.height) if full_roi else (roi.width, roi.height)
@@ -66,10 +59,26 @@ def published_intrinsics(msg: CameraInfoMsg, intrinsics: Intrinsics = Intrinsics
     binning_x, binning_y = max(msg.binning_x, 1), max(msg.binning_y, 1)
     matrix[0, :] /= binning_x
     matrix[1, :] /= binning_y
-    width, height = width // binning_x, height // binning_y
-    if width <= 0 or height <= 0:
-        raise ConversionError(f"image size {width}x{height} after ROI and binning is empty")
-    return matrix, (width, height)
+    if width // binning_x <= 0 or height // binning_y <= 0:
+        size = "width x height" if full_roi else "roi width x height"
+        raise ConversionError(f"published image is empty: {size} {width}x{height}, binning {binning_x}x{binning_y}")
+    return matrix, (width // binning_x, height // binning_y)
+
+
+def _camera_matrix(msg: CameraInfoMsg, intrinsics: Intrinsics) -> np.ndarray:
+    """A copy of K, or of P's left 3x3, once the field is checked to fit Rerun's float32 Pinhole."""
+    name, columns = intrinsics.value, (3 if intrinsics is Intrinsics.K else 4)
+    values = np.asarray(msg.k if intrinsics is Intrinsics.K else msg.p, dtype=np.float64).ravel()
+    if values.size != 3 * columns:
+        raise ConversionError(f"{name} has {values.size} values, not {3 * columns}")
+    unrepresentable = np.flatnonzero(~(np.abs(values) <= FLOAT32_MAX))  # NaN, inf, and 1e308 (inf as float32)
+    if unrepresentable.size:
+        index = unrepresentable[0]
+        raise ConversionError(f"{name}[{index}] is {values[index]}: not a finite float32")
+    fx, fy = values[0], values[columns + 1]
+    if not (np.float32(fx) > 0 and np.float32(fy) > 0):  # zero when uncalibrated; 1e-300 is zero as float32
+        raise ConversionError(f"{name} has no positive focal length: fx {fx}, fy {fy} (uncalibrated camera?)")
+    return values.reshape(3, columns)[:, :3].copy()
 
 
 def pinhole_from_camera_info(msg: CameraInfoMsg, frame_id: str | None, intrinsics: Intrinsics = Intrinsics.K) -> Any:

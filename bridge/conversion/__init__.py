@@ -9,12 +9,14 @@ from .compressed import convert_compressed_image
 from .errors import ConversionError
 from .image import convert_image
 from .options import DepthOptions, Intrinsics
-from .transforms import stamp_ns, transform_batch, transforms_by_stamp
+from .transforms import TransformGroups, closes_cycle, stamp_ns, transform_batch, transforms_by_stamp
 
 __all__ = [
     "ConversionError",
     "DepthOptions",
     "Intrinsics",
+    "TransformGroups",
+    "closes_cycle",
     "convert_compressed_image",
     "convert_image",
     "pinhole_from_camera_info",

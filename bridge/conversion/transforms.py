@@ -4,14 +4,25 @@ tf2 transforms map child-frame coordinates into the parent frame, which is
 Rerun's default relation, so translation and rotation go through as they are.
 Like Rerun's MCAP importer, one row holds many transforms, told apart by
 `child_frame`.
+
+A transform that tf2 would refuse, or that Rerun could not use, is set aside
+with the reason: an empty frame name, a frame as its own parent, a value that
+is not a finite float32 (Rerun stores float32), a quaternion that cannot be
+normalised (Rerun normalises every quaternion in float32, and treats one that
+fails as an invalid transform). Nearly-unit quaternions go through as they are.
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
-from typing import Any, Iterable, Protocol, Sequence
+from dataclasses import dataclass
+from typing import Any, Iterable, Mapping, Protocol, Sequence
 
+import numpy as np
 import rerun as rr
+
+
+FLOAT32_MAX = float(np.finfo(np.float32).max)
 
 
 class TransformStampedMsg(Protocol):
@@ -24,21 +35,76 @@ class TFMessageMsg(Protocol):
     transforms: Sequence[TransformStampedMsg]
 
 
+@dataclass(frozen=True)
+class TransformGroups:
+    """A TFMessage's usable transforms by header stamp (ns), and why each of the others was rejected."""
+
+    groups: dict[int, list[TransformStampedMsg]]
+    rejected: list[str]  # "transform odom -> base_link: <problem>", one per rejected transform
+
+
 def stamp_ns(stamp: Any) -> int:
     """`builtin_interfaces/Time` in nanoseconds."""
     return int(stamp.sec) * 1_000_000_000 + int(stamp.nanosec)
 
 
-def transforms_by_stamp(msg: TFMessageMsg) -> dict[int, list[TransformStampedMsg]]:
-    """The message's usable transforms grouped by header stamp (ns).
-
-    Transforms with an empty frame name are dropped, as tf2 rejects them.
-    """
+def transforms_by_stamp(msg: TFMessageMsg) -> TransformGroups:
+    """The message's usable transforms grouped by header stamp, and the reasons the others are not usable."""
     groups: dict[int, list[TransformStampedMsg]] = defaultdict(list)
+    rejected = []
     for transform in msg.transforms:
-        if transform.header.frame_id and transform.child_frame_id:
+        problem = transform_problem(transform)
+        if problem is None:
             groups[stamp_ns(transform.header.stamp)].append(transform)
-    return groups
+        else:
+            parent, child = _name(transform.header.frame_id), _name(transform.child_frame_id)
+            rejected.append(f"transform {parent} -> {child}: {problem}")
+    return TransformGroups(dict(groups), rejected)
+
+
+def transform_problem(transform: TransformStampedMsg) -> str | None:
+    """Why tf2 or Rerun could not use this transform; None when it is usable."""
+    parent, child = transform.header.frame_id, transform.child_frame_id
+    if not parent or not child:
+        return "empty frame name"
+    if parent == child:
+        return "a frame cannot be its own parent"
+    t, q = transform.transform.translation, transform.transform.rotation
+    translation, rotation = (t.x, t.y, t.z), (q.x, q.y, q.z, q.w)
+    if not all(abs(value) <= FLOAT32_MAX for value in translation):  # False for NaN too
+        return f"translation {_vector(translation)} is not finite in float32"
+    if not all(abs(value) <= FLOAT32_MAX for value in rotation):
+        return f"rotation {_vector(rotation)} is not finite in float32"
+    as_float32 = np.array(rotation, np.float32)
+    with np.errstate(over="ignore"):
+        squared_norm = np.dot(as_float32, as_float32)
+    if not 0 < squared_norm < np.inf:
+        return f"rotation {_vector(rotation)} cannot be normalised in float32"
+    return None
+
+
+def closes_cycle(parents: Mapping[str, str], parent: str, child: str) -> bool:
+    """Whether making `parent` the parent of `child` closes a loop in `parents` (child frame -> parent frame).
+
+    It does when `child` is `parent` itself or one of its ancestors. tf2's frames form a tree: its lookups
+    fail on a loop.
+    """
+    seen = set()
+    frame: str | None = parent
+    while frame is not None and frame not in seen:
+        if frame == child:
+            return True
+        seen.add(frame)
+        frame = parents.get(frame)
+    return False
+
+
+def _name(frame: str) -> str:
+    return frame or "''"
+
+
+def _vector(values: tuple[float, ...]) -> str:
+    return "(" + ", ".join(str(value) for value in values) + ")"
 
 
 def transform_batch(transforms: Iterable[TransformStampedMsg]) -> rr.Transform3D:

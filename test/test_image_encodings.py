@@ -17,7 +17,7 @@ import numpy as np
 import pytest
 import rerun as rr
 
-from bridge.conversion import ConversionError, DepthOptions, convert_image
+from bridge.conversion import DEFAULT_MAX_PIXELS, ConversionError, DepthOptions, convert_image
 from bridge.conversion.image import ENCODINGS
 from readback import read_back
 from recordings import image_msg
@@ -273,13 +273,14 @@ def truncated(msg, missing: int):
         (dataclasses.replace(mono8(), encoding=""), None, r"unknown encoding ''"),
         (dataclasses.replace(mono8(), width=0), None, r"empty image \(0x4\)"),
         (dataclasses.replace(mono8(), height=0), None, r"empty image \(6x0\)"),
+        (dataclasses.replace(mono8(), width=-6, height=-4), None, r"empty image \(-6x-4\)"),
         (image_msg(np.zeros((4, 10), np.uint8), "yuv422", width=5), None, r"'yuv422' needs an even size, got 5x4"),
         (image_msg(np.zeros((4, 6), np.uint8), "nv12", width=6, height=3), None, r"'nv12' needs an even size, got 6x3"),
         (image_msg(np.zeros((4, 6, 3), np.uint8), "rgb8"), True, r"'rgb8' cannot be shown as depth"),
         (image_msg(np.zeros((4, 6), np.uint8), "bayer_rggb8"), True, r"'bayer_rggb8' cannot be shown as depth"),
     ],
     ids=["short", "short_padded", "short_nv12", "step_too_small", "unknown", "no_encoding", "zero_width",
-         "zero_height", "odd_yuv422", "odd_nv12", "rgb8_as_depth", "bayer_as_depth"],
+         "zero_height", "negative_size", "odd_yuv422", "odd_nv12", "rgb8_as_depth", "bayer_as_depth"],
 )  # fmt: skip
 def test_malformed_image_is_a_conversion_error(msg, as_depth, problem):
     with pytest.raises(ConversionError, match=problem):
@@ -302,3 +303,24 @@ def test_data_may_be_any_bytes_like(wrap):
     msg = image_msg(pixels, "rgb8", step=3 * WIDTH + PAD)
     image = convert_image(dataclasses.replace(msg, data=wrap(msg.data)))
     assert bytes(image.buffer.as_arrow_array().to_pylist()[0]) == pixels.tobytes()
+
+
+@pytest.mark.parametrize(
+    ("encoding", "pixels"),
+    [("mono8", np.zeros((HEIGHT, WIDTH), np.uint8)), ("bayer_rggb16", uniform_mosaic("RGGB", UNIFORM_RGB16)),
+     ("nv12", np.zeros((HEIGHT * 3 // 2, WIDTH), np.uint8)), ("32FC1", METRES)],
+)  # fmt: skip
+def test_pixel_limit_is_inclusive(encoding, pixels):
+    """A frame of exactly `max_pixels` converts; one pixel fewer allowed and it is rejected before any copy."""
+    msg = image_msg(pixels, encoding, width=WIDTH, height=HEIGHT)
+    limit = WIDTH * HEIGHT
+    assert convert_image(msg, max_pixels=limit) is not None
+    with pytest.raises(ConversionError, match=rf"image of {WIDTH}x{HEIGHT} exceeds the limit of {limit - 1} pixels"):
+        convert_image(msg, max_pixels=limit - 1)
+
+
+def test_declared_size_beyond_the_default_limit_is_rejected_first():
+    """16-bit Bayer is demosaiced to three times its size: the declared size is checked before anything else."""
+    msg = dataclasses.replace(mono8(), encoding="bayer_bggr16", width=65536, height=65536, step=131072)
+    with pytest.raises(ConversionError, match=rf"image of 65536x65536 exceeds the limit of {DEFAULT_MAX_PIXELS} "):
+        convert_image(msg)

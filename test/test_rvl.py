@@ -5,10 +5,27 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from bridge.conversion import ConversionError
+from bridge.conversion import DEFAULT_MAX_PIXELS, ConversionError
 from bridge.conversion.rvl import decode_rvl, encode_rvl
 
 RNG = np.random.default_rng(2017)
+
+
+def zero_run(count: int) -> bytes:
+    """The RVL stream of `count` zeros: one run, a few bytes whatever the count (a decompression bomb when large).
+
+    `encode_rvl` would walk every pixel; here the two counts are coded directly, as rvl_codec.cpp would.
+    """
+    nibbles = []
+    for value in (count, 0):  # the zeros, then no non-zeros
+        while True:
+            nibbles.append((value & 0x7) | (0x8 if value >> 3 else 0))
+            value >>= 3
+            if not value:
+                break
+    nibbles += [0] * (-len(nibbles) % 8)
+    packed = np.array(nibbles, np.uint32).reshape(-1, 8) << np.arange(28, -1, -4, dtype=np.uint32)
+    return np.bitwise_or.reduce(packed, axis=1).astype("<u4").tobytes()
 
 
 def sparse_depth(height: int, width: int, zero_fraction: float, low: int = 1, high: int = 65535) -> np.ndarray:
@@ -70,3 +87,34 @@ STREAM = encode_rvl(IMAGES["random_with_zeros"])
 def test_corrupt_stream_is_a_conversion_error(payload, width, height, problem):
     with pytest.raises(ConversionError, match=problem):
         decode_rvl(payload, width, height)
+
+
+def test_zero_run_is_what_the_encoder_writes():
+    assert zero_run(12) == encode_rvl(np.zeros((3, 4), np.uint16))
+
+
+def test_declared_size_is_checked_before_decoding():
+    """28 bytes that decode to 16384x16384 zeros: 512 MB of uint16, were they decoded."""
+    with pytest.raises(ConversionError, match=rf"RVL image of 16384x16384 exceeds the limit of {DEFAULT_MAX_PIXELS} "):
+        decode_rvl(zero_run(16384 * 16384), 16384, 16384)
+
+
+def test_pixel_limit_is_inclusive():
+    np.testing.assert_array_equal(decode_rvl(zero_run(64 * 48), 64, 48, max_pixels=64 * 48), np.zeros((48, 64)))
+    with pytest.raises(ConversionError, match="RVL image of 64x48 exceeds the limit of 3071 pixels"):
+        decode_rvl(zero_run(64 * 48), 64, 48, max_pixels=64 * 48 - 1)
+
+
+@pytest.mark.parametrize(("width", "height"), [(0, 48), (64, 0), (0, 0)])
+def test_empty_size_is_a_conversion_error(width, height):
+    with pytest.raises(ConversionError, match=rf"empty RVL image \({width}x{height}\)"):
+        decode_rvl(STREAM, width, height)
+
+
+def test_stream_that_cannot_fill_the_declared_size_is_rejected():
+    """Zeros for a third of the image, then nothing: the decoder stops at the end of the data, never past it.
+
+    300000 zeros take 7 nibbles, the empty non-zero run 1: one whole word, without padding to read on into.
+    """
+    with pytest.raises(ConversionError, match="RVL stream ends before the image is complete"):
+        decode_rvl(zero_run(300_000), 1000, 900)

@@ -18,7 +18,7 @@ import rerun as rr
 
 from . import archetypes
 from .errors import ConversionError
-from .options import DepthOptions
+from .options import DEFAULT_MAX_PIXELS, DepthOptions, check_size
 
 
 class ImageMsg(Protocol):
@@ -106,6 +106,8 @@ _RERUN_BAYER = {
     "GBRG": rr.PixelFormat.BayerGBRG8,
     "GRBG": rr.PixelFormat.BayerGRBG8,
 }
+
+
 def lookup_encoding(name: str) -> Encoding:
     try:
         return ENCODINGS[name] if name in ENCODINGS else ENCODINGS[name.upper()]
@@ -113,13 +115,21 @@ def lookup_encoding(name: str) -> Encoding:
         raise ConversionError(f"unknown encoding {name!r}") from None
 
 
-def convert_image(msg: ImageMsg, as_depth: bool | None = None, depth: DepthOptions = DepthOptions()) -> Any:
+def convert_image(
+    msg: ImageMsg,
+    as_depth: bool | None = None,
+    depth: DepthOptions = DepthOptions(),
+    *,
+    max_pixels: int = DEFAULT_MAX_PIXELS,
+) -> Any:
     """Convert one Image message.
 
     `as_depth` None shows 16UC1 and 32FC1 as depth and everything else as an
     image; True or False forces it (any single-channel encoding can be depth).
+    A frame of more than `max_pixels` is rejected before anything is copied or demosaiced.
     """
     encoding = lookup_encoding(msg.encoding)
+    check_size(msg.width, msg.height, max_pixels, "image")
     if as_depth is None:
         as_depth = msg.encoding.upper() in DEFAULT_DEPTH_ENCODINGS
     if as_depth:
@@ -184,8 +194,6 @@ def _rows(msg: ImageMsg, row_bytes: int, n_rows: int, offset: int = 0, stride: i
     Validates the geometry the message claims against the data it carries.
     """
     stride = msg.step if stride is None else stride
-    if msg.width <= 0 or msg.height <= 0:
-        raise ConversionError(f"empty image ({msg.width}x{msg.height})")
     if stride < row_bytes:
         raise ConversionError(
             f"step {msg.step} is too small for width {msg.width} of {msg.encoding!r} (needs >= {row_bytes})"

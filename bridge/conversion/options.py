@@ -5,6 +5,20 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import Enum
 
+from .errors import ConversionError
+
+# The most pixels one frame may declare: more than 8K (7680x4320). Checked before anything is allocated,
+# as compressed data can declare far more than it carries (an RVL stream of a few bytes, a PNG of zeros).
+DEFAULT_MAX_PIXELS = 2**25
+
+
+def check_size(width: int, height: int, max_pixels: int, what: str) -> None:
+    """Reject a declared frame size that is empty or larger than `max_pixels`, before it is allocated."""
+    if width <= 0 or height <= 0:
+        raise ConversionError(f"empty {what} ({width}x{height})")
+    if width * height > max_pixels:
+        raise ConversionError(f"{what} of {width}x{height} exceeds the limit of {max_pixels} pixels")
+
 
 class Intrinsics(str, Enum):
     """Which CameraInfo matrix gives the Pinhole's intrinsics (REP 104).

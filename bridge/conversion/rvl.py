@@ -14,10 +14,19 @@ from __future__ import annotations
 import numpy as np
 
 from .errors import ConversionError
+from .options import DEFAULT_MAX_PIXELS, check_size
 
 
-def decode_rvl(payload: bytes | memoryview | np.ndarray, width: int, height: int) -> np.ndarray:
-    """Decode an RVL stream into a (height, width) uint16 image."""
+def decode_rvl(
+    payload: bytes | memoryview | np.ndarray, width: int, height: int, max_pixels: int = DEFAULT_MAX_PIXELS
+) -> np.ndarray:
+    """Decode an RVL stream into a (height, width) uint16 image.
+
+    A few bytes can code any number of zeros, so the declared size is checked
+    against `max_pixels` first; a stream that ends before the image is full
+    is rejected, never read past.
+    """
+    check_size(width, height, max_pixels, "RVL image")
     values = _varints(payload)
     num_pixels = width * height
     run_lengths: list[int] = []  # zeros, non-zeros, zeros, ...

@@ -1,11 +1,14 @@
 """`sensor_msgs/CompressedImage` to `rr.EncodedImage`, `rr.EncodedDepthImage` or `rr.DepthImage`.
 
 JPEG and PNG go to Rerun as they are, with the media type their magic bytes
-give: the viewer decodes them. compressedDepth (`compressed_depth_image_transport`)
-prefixes its payload with a 12-byte `ConfigHeader {int32 format; float
-depthParam[2]}` that no image decoder understands; it is stripped here. A 16UC1
-PNG then goes through undecoded; 32FC1 (inverse-depth quantised) and RVL
-payloads are decoded into metric depth.
+give: the viewer decodes them. So that a damaged frame is rejected here rather
+than logged, their structure is checked without decoding (`jpeg`, `png`), and
+the size they declare against the pixel limit. compressedDepth
+(`compressed_depth_image_transport`) prefixes its payload with a 12-byte
+`ConfigHeader {int32 format; float depthParam[2]}` that no image decoder
+understands; it is stripped here. A 16UC1 PNG then goes through undecoded (and
+checked likewise); 32FC1 (inverse-depth quantised) and RVL payloads are decoded
+into metric depth, once their declared size is known to be within the limit.
 """
 
 from __future__ import annotations
@@ -18,15 +21,15 @@ import numpy as np
 
 from . import archetypes
 from .errors import ConversionError
-from .options import DepthOptions
+from .jpeg import check_jpeg
+from .options import DEFAULT_MAX_PIXELS, DepthOptions
+from .png import SIGNATURE as PNG_SIGNATURE
+from .png import check_png
 from .rvl import decode_rvl
 
 CONFIG_HEADER = struct.Struct("<iff")
 RVL_SIZE = struct.Struct("<II")
 JPEG_SOI = b"\xff\xd8\xff"
-PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
-PNG_IHDR = struct.Struct(">I4sIIBB")  # length, b"IHDR", width, height, bit depth, colour type
-PNG_IEND = b"\x00\x00\x00\x00IEND\xaeB`\x82"  # the empty chunk that ends every complete PNG
 
 
 class CompressedImageMsg(Protocol):
@@ -47,25 +50,34 @@ def is_compressed_depth(format_string: str) -> bool:
 
 
 def convert_compressed_image(
-    msg: CompressedImageMsg, as_depth: bool | None = None, depth: DepthOptions = DepthOptions()
+    msg: CompressedImageMsg,
+    as_depth: bool | None = None,
+    depth: DepthOptions = DepthOptions(),
+    *,
+    max_pixels: int = DEFAULT_MAX_PIXELS,
 ) -> Any:
-    """Convert one CompressedImage; `as_depth` None decides from the format string."""
+    """Convert one CompressedImage; `as_depth` None decides from the format string.
+
+    An image that declares more than `max_pixels` is rejected before it is decoded, here or in the viewer.
+    """
     data = np.frombuffer(msg.data, dtype=np.uint8)
     if data.size == 0:
         raise ConversionError("empty compressed image")
     if as_depth is None:
         as_depth = is_compressed_depth(msg.format)
     if as_depth:
-        return convert_compressed_depth(msg.format, data, depth)
-    return archetypes.encoded_image(data, _media_type(msg.format, data))
+        return convert_compressed_depth(msg.format, data, depth, max_pixels=max_pixels)
+    return archetypes.encoded_image(data, _checked_media_type(msg.format, data, max_pixels))
 
 
-def _media_type(format_string: str, data: np.ndarray) -> str:
-    """From the magic bytes: the viewer decodes by media type, and a format string can be wrong or empty."""
+def _checked_media_type(format_string: str, data: np.ndarray, max_pixels: int) -> str:
+    """From the magic bytes (a format string can be wrong or empty), once the structure is checked."""
     head = data[: len(PNG_SIGNATURE)].tobytes()
     if head.startswith(JPEG_SOI):
+        check_jpeg(data, max_pixels)
         return "image/jpeg"
     if head.startswith(PNG_SIGNATURE):
+        check_png(data, max_pixels)
         return "image/png"
     raise ConversionError(f"compressed image with format {format_string!r} is neither JPEG nor PNG")
 
@@ -83,7 +95,13 @@ def parse_compressed_depth_format(format_string: str) -> CompressedDepthFormat:
     return CompressedDepthFormat(encoding, codec)
 
 
-def convert_compressed_depth(format_string: str, data: np.ndarray, depth: DepthOptions = DepthOptions()) -> Any:
+def convert_compressed_depth(
+    format_string: str,
+    data: np.ndarray,
+    depth: DepthOptions = DepthOptions(),
+    *,
+    max_pixels: int = DEFAULT_MAX_PIXELS,
+) -> Any:
     fmt = parse_compressed_depth_format(format_string)
     if data.size <= CONFIG_HEADER.size:
         raise ConversionError(f"compressedDepth payload of {data.size} bytes has no room for its header")
@@ -91,12 +109,12 @@ def convert_compressed_depth(format_string: str, data: np.ndarray, depth: DepthO
     payload = data[CONFIG_HEADER.size :]
 
     if fmt.codec == "png":
-        _require_png16(payload)
+        _require_png16(payload, max_pixels)
         if fmt.encoding == "16UC1":  # millimetres as they are: the viewer decodes the PNG
             return archetypes.encoded_depth_image(payload, "image/png", **depth.depth_image_args(float_pixels=False))
         quantised = _decode_png16(payload)
     else:
-        quantised = _decode_rvl_payload(payload)
+        quantised = _decode_rvl_payload(payload, max_pixels)
     if fmt.encoding == "16UC1":
         return archetypes.depth_image(quantised, **depth.depth_image_args(float_pixels=False))
     metres = dequantise_inverse_depth(quantised, quant_a, quant_b)
@@ -104,25 +122,24 @@ def convert_compressed_depth(format_string: str, data: np.ndarray, depth: DepthO
 
 
 def dequantise_inverse_depth(quantised: np.ndarray, quant_a: float, quant_b: float) -> np.ndarray:
-    """Undo `q = uint16(A / d + B)`: metres, NaN where q == 0 (no depth)."""
+    """Undo `q = uint16(A / d + B)`: metres, NaN where q == 0 (no depth).
+
+    Computed in place: a frame takes one float32 image (and a mask), not three.
+    """
     if not (np.isfinite(quant_a) and np.isfinite(quant_b)) or quant_a == 0:
         raise ConversionError(f"32FC1 compressedDepth header has unusable depth parameters A={quant_a}, B={quant_b}")
-    q = quantised.astype(np.float32)
-    with np.errstate(divide="ignore"):
-        metres = np.float32(quant_a) / (q - np.float32(quant_b))
+    metres = quantised.astype(np.float32)
+    with np.errstate(divide="ignore", over="ignore"):  # inf for q == B: beyond any range, as the encoder meant
+        metres -= np.float32(quant_b)
+        np.divide(np.float32(quant_a), metres, out=metres)
     metres[quantised == 0] = np.nan
     return metres
 
 
-def _require_png16(payload: np.ndarray) -> None:
-    """Check, without decoding, that the viewer gets a whole 16-bit greyscale PNG."""
-    head = payload[: len(PNG_SIGNATURE) + PNG_IHDR.size].tobytes()
-    if not head.startswith(PNG_SIGNATURE):
-        raise ConversionError("compressedDepth png payload is not a PNG")
-    if len(head) < len(PNG_SIGNATURE) + PNG_IHDR.size or payload[-len(PNG_IEND) :].tobytes() != PNG_IEND:
-        raise ConversionError("compressedDepth png payload is not a complete PNG (truncated?)")
-    _, chunk, _, _, bit_depth, colour_type = PNG_IHDR.unpack_from(head, len(PNG_SIGNATURE))
-    if chunk != b"IHDR" or bit_depth != 16 or colour_type != 0:
+def _require_png16(payload: np.ndarray, max_pixels: int) -> None:
+    """Check, without decoding, that the viewer (or OpenCV) gets a whole 16-bit greyscale PNG."""
+    header = check_png(payload, max_pixels)
+    if header.bit_depth != 16 or header.colour_type != 0:
         raise ConversionError("compressedDepth png payload is not a 16-bit greyscale PNG")
 
 
@@ -135,10 +152,8 @@ def _decode_png16(payload: np.ndarray) -> np.ndarray:
     return image
 
 
-def _decode_rvl_payload(payload: np.ndarray) -> np.ndarray:
+def _decode_rvl_payload(payload: np.ndarray, max_pixels: int) -> np.ndarray:
     if payload.size < RVL_SIZE.size:
         raise ConversionError("compressedDepth rvl payload has no room for its size")
     width, height = RVL_SIZE.unpack_from(payload)
-    if width == 0 or height == 0 or width * height > 1 << 28:
-        raise ConversionError(f"compressedDepth rvl payload claims an image of {width}x{height}")
-    return decode_rvl(payload[RVL_SIZE.size :], width, height)
+    return decode_rvl(payload[RVL_SIZE.size :], width, height, max_pixels)

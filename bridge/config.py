@@ -1,7 +1,8 @@
 """The YAML configuration: one file for replay, live DDS and the ROS 2 node.
 
-Validated completely before anything runs; every problem is a `ConfigError`
-naming the key path (`topics./camera/depth.meter`) and what is allowed.
+Validated completely before anything runs. Every problem is a `ConfigError` naming the file, the key
+path (`topics./camera/depth.meter`) or line, and what is allowed, whatever the file holds (binary
+junk, huge numbers, deep nesting, alias bombs): never another exception, in bounded time and memory.
 
     recording:
       application_id: my_robot
@@ -9,7 +10,7 @@ naming the key path (`topics./camera/depth.meter`) and what is allowed.
         file: robot.rrd
         spawn: true
         connect: rerun+http://127.0.0.1:9876/proxy
-        serve: {grpc_port: 9876, web_port: 9090}
+        serve: {grpc_port: 9876, web_port: 9090, bind: 0.0.0.0}
     auto: true            # also bridge unlisted camera and TF topics with defaults
     include: ['/camera/.*']
     exclude: ['.*/ir/.*']
@@ -24,12 +25,16 @@ naming the key path (`topics./camera/depth.meter`) and what is allowed.
 
 from __future__ import annotations
 
+import datetime
+import ipaddress
 import math
 import re
+from collections.abc import Hashable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from enum import Enum
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, NoReturn
 
 import yaml
 
@@ -68,6 +73,16 @@ KIND_TYPES: dict[TopicKind, str] = {
 SUPPORTED_TYPES = frozenset(KIND_TYPES.values())
 
 COLORMAPS = ("grayscale", "inferno", "magma", "plasma", "turbo", "viridis", "cyan_to_yellow")
+
+# Bounds on what a file may make the loader do. A config is a few kB and 5 levels deep; PyYAML parses
+# about 40 kB of tokens a second, recurses once per level, and copies the keys of every `<<` merge.
+MAX_FILE_BYTES = 128 * 1024
+MAX_DEPTH = 32
+MAX_MERGED_KEYS = 10_000
+MAX_INTEGER_CHARS = 1000  # longer integers take PyYAML quadratic time (Python refuses them past 4,300 digits)
+
+QUEUE_SIZE_MAX = 1000  # a DDS history depth and a deque length: 6 GB of 1080p frames, a leak rather than a buffer
+SHOWN_CHARS = 120  # of a value quoted in a message
 
 
 class Qos(str, Enum):
@@ -141,39 +156,156 @@ class BridgeConfig:
 def load_config(path: str | Path) -> BridgeConfig:
     """Read and validate a config file."""
     path = Path(path)
+    text = _read(path)
     try:
-        document = yaml.load(path.read_text(), Loader=_UniqueKeyLoader)
-    except OSError as err:
-        raise ConfigError(f"{path}: cannot read: {err.strerror or err}") from None
+        document = yaml.load(text, Loader=_Loader)
     except yaml.YAMLError as err:
-        raise ConfigError(f"{path}: not valid YAML: {err}") from None
+        raise ConfigError(f"{path}: not valid YAML: {_yaml_problem(err, text)}") from None
     try:
         return parse_config(document if document is not None else {}, base_dir=path.parent)
     except ConfigError as err:
         raise ConfigError(f"{path}: {err}") from None
 
 
-class _UniqueKeyLoader(yaml.SafeLoader):
-    """YAML's safe loader, refusing a key given twice in one mapping (PyYAML would keep the last silently)."""
+def _read(path: Path) -> str:
+    """The file's text: UTF-8, and small enough for PyYAML to parse in seconds."""
+    try:
+        with path.open("rb") as file:
+            data = file.read(MAX_FILE_BYTES + 1)
+    except OSError as err:
+        raise ConfigError(f"{path}: cannot read: {err.strerror or err}") from None
+    except ValueError as err:  # a NUL in the path
+        raise ConfigError(f"{str(path)!r}: cannot read: {err}") from None
+    if len(data) > MAX_FILE_BYTES:
+        raise ConfigError(f"{path}: larger than {MAX_FILE_BYTES // 1024} KiB: not a config file")
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as err:
+        line = data.count(b"\n", 0, err.start) + 1
+        raise ConfigError(f"{path}: not UTF-8 text: line {line}, byte {data[err.start]:#04x}") from None
+
+
+def _yaml_problem(err: yaml.YAMLError, text: str) -> str:
+    """PyYAML's error on one line, with where it is: its own message spans lines and quotes the text."""
+    if isinstance(err, yaml.reader.ReaderError):
+        line = text.count("\n", 0, err.position) + 1
+        return f"line {line}: character U+{err.character:04X} is not allowed in YAML"
+    if isinstance(err, yaml.MarkedYAMLError):
+        mark = err.problem_mark or err.context_mark
+        where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""
+        return where + _clip(": ".join(filter(None, (err.context, err.problem))))
+    return _clip(str(err))
+
+
+_MERGE_TAG = "tag:yaml.org,2002:merge"
+
+
+@dataclass(frozen=True, eq=False)
+class _LongInteger:
+    """An integer too long to read, as the loader gives it: so that the key it is at can be named."""
+
+    chars: int
+
+
+class _Loader(yaml.SafeLoader):
+    """YAML's safe loader, made total: any text gives a value or a `yaml.YAMLError` at a line, in bounded time.
+
+    PyYAML alone recurses once per level of nesting or of `<<` merges of merges, raises ValueError,
+    KeyError and others from its scalar constructors (`!!int ''`, `2020-13-45`), takes quadratic time
+    on long integers, and copies the keys of every merge (kB of merges become GB). It also keeps the
+    last of a key given twice in one mapping, silently: that is refused here too.
+    """
+
+    def __init__(self, stream: str):
+        super().__init__(stream)
+        self._depth = 0
+        self._merged_keys = 0
+        self._merging: set[int] = set()  # the mappings whose `<<` merges are under way
+        self._merged: set[int] = set()  # and done
+
+    @contextmanager
+    def _nested(self, mark: yaml.Mark) -> Iterator[None]:
+        if self._depth == MAX_DEPTH:
+            raise _problem(f"nested more than {MAX_DEPTH} levels deep", mark)
+        self._depth += 1
+        try:
+            yield
+        finally:
+            self._depth -= 1
+
+    def compose_node(self, parent: yaml.Node | None, index: Any) -> yaml.Node:
+        with self._nested(self.peek_event().start_mark):
+            return super().compose_node(parent, index)
+
+    def construct_object(self, node: yaml.Node, deep: bool = False) -> Any:
+        if not isinstance(node, yaml.ScalarNode):
+            return super().construct_object(node, deep)
+        try:
+            return super().construct_object(node, deep)
+        except (ValueError, TypeError, KeyError, IndexError, AttributeError, OverflowError):
+            raise _problem(f"{_shown(node.value)} is not a valid {_tag(node.tag)}", node.start_mark) from None
+
+    def construct_undefined(self, node: yaml.Node) -> NoReturn:
+        raise _problem(f"the tag {_tag(node.tag)} is not allowed: a config holds plain values", node.start_mark)
+
+    def construct_yaml_int(self, node: yaml.ScalarNode) -> int | _LongInteger:
+        if len(node.value) > MAX_INTEGER_CHARS:
+            return _LongInteger(len(node.value))
+        return super().construct_yaml_int(node)
 
     def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict:
         seen: set = set()
         for key_node, _ in node.value:
-            if key_node.tag == "tag:yaml.org,2002:merge":  # `<<: *defaults` may be overridden, on purpose
+            if key_node.tag == _MERGE_TAG:  # `<<: *defaults` may be overridden, on purpose
                 continue
             key = self.construct_object(key_node, deep=deep)
+            if not isinstance(key, Hashable):
+                raise _problem(f"a key must be a plain value, not {_describe(key)}", key_node.start_mark)
             if key in seen:
-                raise yaml.constructor.ConstructorError(None, None, f"duplicate key {key!r}", key_node.start_mark)
+                raise _problem(f"duplicate key {_shown(key)}", key_node.start_mark)
             seen.add(key)
         return super().construct_mapping(node, deep)
 
+    def flatten_mapping(self, node: yaml.MappingNode) -> None:
+        """Apply `<<` merges, counting the keys they copy against MAX_MERGED_KEYS before PyYAML copies them."""
+        if id(node) in self._merged:
+            return
+        if id(node) in self._merging:
+            raise _problem("a `<<` merge includes the mapping it is in", node.start_mark)
+        self._merging.add(id(node))
+        merged = [sub for key, value in node.value if key.tag == _MERGE_TAG
+                  for sub in (value.value if isinstance(value, yaml.SequenceNode) else [value])
+                  if isinstance(sub, yaml.MappingNode)]  # fmt: skip
+        with self._nested(node.start_mark):
+            for sub in merged:
+                self.flatten_mapping(sub)
+        self._merged_keys += sum(len(sub.value) for sub in merged)
+        if self._merged_keys > MAX_MERGED_KEYS:
+            raise _problem(f"`<<` merges copy more than {MAX_MERGED_KEYS} keys", node.start_mark)
+        super().flatten_mapping(node)
+        self._merged.add(id(node))
+
+
+_Loader.add_constructor("tag:yaml.org,2002:int", _Loader.construct_yaml_int)
+_Loader.add_constructor(None, _Loader.construct_undefined)
+
+
+def _problem(message: str, mark: yaml.Mark) -> yaml.MarkedYAMLError:
+    """An error at `mark` in the file, as PyYAML raises them."""
+    return yaml.MarkedYAMLError(problem=message, problem_mark=mark)
+
+
+def _tag(tag: str) -> str:
+    return tag.replace("tag:yaml.org,2002:", "!!")
+
 
 def parse_config(document: Any, base_dir: Path = Path(".")) -> BridgeConfig:
+    """Validate a config read from YAML or built in code; a relative `file` sink is taken from `base_dir`."""
     root = _Mapping(document, "", {"recording", "auto", "include", "exclude", "topics"})
     topics = _Mapping(root.get("topics", {}), "topics", None)
     return BridgeConfig(
         recording=_recording(root.get("recording", {}), base_dir),
-        topics={name: _topic(value, f"topics.{name}") for name, value in topics.items(_topic_name)},
+        topics={name: _topic(value, _join("topics", name)) for name, value in topics.items(_topic_name)},
         auto=root.typed("auto", bool, True),
         include=_patterns(root.get("include", []), "include"),
         exclude=_patterns(root.get("exclude", []), "exclude"),
@@ -210,13 +342,24 @@ class _Mapping:
             raise ConfigError(f"{self.key(key)}: expected {_type_name(kinds)}, got {_describe(value)}")
         return value
 
-    def number(self, key: str, default: float | None, *, positive: bool = False) -> float | None:
-        value = self.typed(key, (int, float), default)
-        if value is None:
-            return None
-        if not math.isfinite(value) or (positive and value <= 0):
-            raise ConfigError(f"{self.key(key)}: expected a {'positive ' if positive else ''}finite number, got {value}")
-        return float(value)
+    def positive(self, key: str) -> float | None:
+        value = self.typed(key, (int, float), None)
+        if value is not None and not (math.isfinite(_as_float(value)) and value > 0):
+            raise ConfigError(f"{self.key(key)}: expected a positive finite number, got {_shown(value)}")
+        return None if value is None else float(value)
+
+    def integer(self, key: str, default: int | None, low: int, high: int) -> int | None:
+        value = self.typed(key, int, default)
+        if value is not None and not low <= value <= high:
+            raise ConfigError(f"{self.key(key)}: expected an integer from {low} to {high}, got {_shown(value)}")
+        return value
+
+    def text(self, key: str, default: str | None) -> str | None:
+        """A string that names something (an id): empty is a mistake, not a default."""
+        value = self.typed(key, str, default)
+        if value is not None and not value.strip():
+            raise ConfigError(f"{self.key(key)}: expected a non-empty string, got {_shown(value)}")
+        return value
 
     def choice(self, key: str, enum: type[Enum], default: Any) -> Any:
         value = self.value.get(key)
@@ -226,14 +369,14 @@ class _Mapping:
             return enum(value)
         except ValueError:
             allowed = ", ".join(str(m.value) for m in enum)
-            raise ConfigError(f"{self.key(key)}: {value!r} is not one of: {allowed}") from None
+            raise ConfigError(f"{self.key(key)}: {_shown(value)} is not one of: {allowed}") from None
 
 
 def _recording(value: Any, base_dir: Path) -> RecordingConfig:
     node = _Mapping(value, "recording", {"application_id", "recording_id", "sinks"})
     return RecordingConfig(
-        application_id=node.typed("application_id", str, RecordingConfig.application_id),
-        recording_id=node.typed("recording_id", str, None),
+        application_id=node.text("application_id", RecordingConfig.application_id),
+        recording_id=node.text("recording_id", None),
         sinks=_sinks(node.get("sinks", {}), base_dir),
     )
 
@@ -241,31 +384,45 @@ def _recording(value: Any, base_dir: Path) -> RecordingConfig:
 def _sinks(value: Any, base_dir: Path) -> SinksConfig:
     node = _Mapping(value, "recording.sinks", {"file", "spawn", "connect", "serve"})
     file = node.typed("file", str, None)
-    serve = node.get("serve")
-    if serve is True:
-        serve_config = ServeConfig()
-    elif serve in (None, False):
-        serve_config = None
-    else:
-        serve_node = _Mapping(serve, "recording.sinks.serve", {"grpc_port", "web_port", "bind"})
-        serve_config = ServeConfig(
-            grpc_port=_port(serve_node, "grpc_port", ServeConfig.grpc_port),
-            web_port=_port(serve_node, "web_port", ServeConfig.web_port),
-            bind=serve_node.typed("bind", str, ServeConfig.bind),
-        )
+    if file and "\0" in file:
+        raise ConfigError(f"{node.key('file')}: a path cannot hold a NUL character")
     return SinksConfig(
         file=(base_dir / file) if file else None,
         spawn=node.typed("spawn", bool, False),
         connect=node.typed("connect", str, None),
-        serve=serve_config,
+        serve=_serve(node),
     )
 
 
-def _port(node: _Mapping, key: str, default: int | None) -> int | None:
-    port = node.typed(key, int, default)
-    if port is not None and not 0 < port < 65536:
-        raise ConfigError(f"{node.key(key)}: {port} is not a TCP port (1-65535)")
-    return port
+def _serve(node: _Mapping) -> ServeConfig | None:
+    value = node.get("serve")
+    if value is None or value is False:
+        return None
+    if value is True:
+        return ServeConfig()
+    if not isinstance(value, dict):
+        raise ConfigError(f"{node.key('serve')}: expected true, false or a mapping, got {_describe(value)}")
+    serve = _Mapping(value, node.key("serve"), {"grpc_port", "web_port", "bind"})
+    # `web_port: null` serves gRPC alone; leaving web_port out serves the web viewer on its default port.
+    web_default = None if "web_port" in value else ServeConfig.web_port
+    return ServeConfig(
+        grpc_port=serve.integer("grpc_port", ServeConfig.grpc_port, 1, 65535),
+        web_port=serve.integer("web_port", web_default, 1, 65535),
+        bind=_bind(serve),
+    )
+
+
+def _bind(node: _Mapping) -> str:
+    """The gRPC server's address: IPv4, the only form that both rerun-sdk's server and the `rerun` web viewer take."""
+    value = node.typed("bind", str, ServeConfig.bind)
+    try:
+        ipaddress.IPv4Address(value)
+    except ValueError:
+        raise ConfigError(
+            f"{node.key('bind')}: expected an IPv4 address, such as 0.0.0.0 (every interface) or 127.0.0.1 "
+            f"(this machine only), got {_shown(value)}"
+        ) from None
+    return value
 
 
 def _topic(value: Any, path: str) -> TopicConfig:
@@ -274,27 +431,24 @@ def _topic(value: Any, path: str) -> TopicConfig:
     node = _Mapping(value if value is not None else {}, path, allowed)
     entity_path = node.typed("entity_path", str, None)
     if entity_path is not None and not entity_path.strip("/"):
-        raise ConfigError(f"{node.key('entity_path')}: must name an entity, got {entity_path!r}")
+        raise ConfigError(f"{node.key('entity_path')}: must name an entity, got {_shown(entity_path)}")
     colormap = node.typed("colormap", str, None)
     if colormap is not None and colormap.lower() not in COLORMAPS:
-        raise ConfigError(f"{node.key('colormap')}: {colormap!r} is not one of: {', '.join(COLORMAPS)}")
-    queue_size = node.typed("queue_size", int, TopicConfig.queue_size)
-    if queue_size < 1:
-        raise ConfigError(f"{node.key('queue_size')}: must be at least 1, got {queue_size}")
+        raise ConfigError(f"{node.key('colormap')}: {_shown(colormap)} is not one of: {', '.join(COLORMAPS)}")
     return TopicConfig(
         entity_path=entity_path,
         kind=node.choice("kind", TopicKind, None),
         depth=DepthOptions(
-            meter=node.number("meter", None, positive=True),
+            meter=node.positive("meter"),
             colormap=colormap.lower() if colormap else None,
             depth_range=_range(node, "depth_range"),
-            point_fill_ratio=node.number("point_fill_ratio", None, positive=True),
+            point_fill_ratio=node.positive("point_fill_ratio"),
         ),
         intrinsics=node.choice("intrinsics", Intrinsics, Intrinsics.K),
-        max_rate=node.number("max_rate", None, positive=True),
+        max_rate=node.positive("max_rate"),
         frame_id=node.typed("frame_id", str, None) or None,
         qos=node.choice("qos", Qos, Qos.SENSOR_DATA),
-        queue_size=queue_size,
+        queue_size=node.integer("queue_size", TopicConfig.queue_size, 1, QUEUE_SIZE_MAX),
     )
 
 
@@ -302,42 +456,88 @@ def _range(node: _Mapping, key: str) -> tuple[float, float] | None:
     value = node.get(key)
     if value is None:
         return None
-    if (
-        not isinstance(value, list)
-        or len(value) != 2
-        or not all(isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) for v in value)
-        or value[0] >= value[1]
-    ):
-        raise ConfigError(f"{node.key(key)}: expected [min, max] with min < max, got {value!r}")
-    return float(value[0]), float(value[1])
+    if isinstance(value, list) and len(value) == 2 and all(_is_number(v) for v in value):
+        low, high = (_as_float(v) for v in value)
+        if math.isfinite(low) and math.isfinite(high) and low < high:
+            return low, high
+    raise ConfigError(f"{node.key(key)}: expected [min, max] with min < max, got {_shown(value)}")
 
 
 def _topic_name(name: Any, path: str) -> str:
     if not isinstance(name, str) or not name.startswith("/") or name.endswith("/") or "//" in name:
-        raise ConfigError(f"{_join(path, str(name))}: topic names are absolute, like /camera/color/image_raw")
+        raise ConfigError(f"{_join(path, name)}: topic names are absolute, like /camera/color/image_raw")
     return name
 
 
 def _patterns(value: Any, path: str) -> tuple[str, ...]:
     if isinstance(value, str):
         value = [value]
-    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+    if not isinstance(value, list):
         raise ConfigError(f"{path}: expected a list of regular expressions, got {_describe(value)}")
     for pattern in value:
+        if not isinstance(pattern, str):
+            raise ConfigError(f"{path}: expected regular expressions (strings), got {_shown(pattern)}")
         try:
             re.compile(pattern)
         except re.error as err:
-            raise ConfigError(f"{path}: {pattern!r} is not a regular expression: {err}") from None
+            raise ConfigError(f"{path}: {_shown(pattern)} is not a regular expression: {err}") from None
+        except (OverflowError, ValueError, RecursionError) as err:  # re's parser: repeat counts, nesting
+            problem = "nested too deeply" if isinstance(err, RecursionError) else "a number in it is too large"
+            raise ConfigError(f"{path}: {_shown(pattern)} is not a regular expression: {problem}") from None
     return tuple(value)
 
 
 def _join(path: str, key: Any) -> str:
-    return f"{path}.{key}" if path else str(key)
+    label = key if isinstance(key, str) and key.isprintable() and len(key) <= SHOWN_CHARS else _shown(key)
+    return f"{path}.{label}" if path else label
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def _as_float(value: int | float) -> float:
+    """`float(value)`, with an integer beyond a float's range as infinity rather than an OverflowError."""
+    try:
+        return float(value)
+    except OverflowError:
+        return math.inf if value > 0 else -math.inf
 
 
 def _describe(value: Any) -> str:
+    if isinstance(value, _LongInteger):
+        return f"an integer too long to read ({value.chars} characters)"
     return {bool: "a boolean", int: "an integer", float: "a number", str: "a string", list: "a list",
-            dict: "a mapping", type(None): "nothing"}.get(type(value), type(value).__name__)  # fmt: skip
+            dict: "a mapping", type(None): "nothing", datetime.date: "a date",
+            datetime.datetime: "a date and time"}.get(type(value), type(value).__name__)  # fmt: skip
+
+
+def _shown(value: Any, nested: bool = False) -> str:
+    """A value as a message quotes it: short and on one line, whatever the file held."""
+    if isinstance(value, str):
+        return repr(value) if len(value) <= SHOWN_CHARS else f"{value[:SHOWN_CHARS]!r}..."
+    if isinstance(value, bool) or value is None:
+        return {True: "true", False: "false", None: "null"}[value]
+    if isinstance(value, int):
+        return repr(value) if value.bit_length() <= 64 else f"a {_digits(value)}-digit integer"
+    if isinstance(value, float):
+        return repr(value)
+    if isinstance(value, list) and len(value) <= 4 and not nested:
+        return f"[{', '.join(_shown(v, nested=True) for v in value)}]"
+    return _describe(value)
+
+
+def _digits(value: int) -> int:
+    """How many digits an integer has, without printing it (Python refuses to, past 4,300 digits)."""
+    digits = int(value.bit_length() * math.log10(2)) + 2  # one or two more than it has
+    while digits > 1 and 10 ** (digits - 1) > abs(value):
+        digits -= 1
+    return digits
+
+
+def _clip(text: str) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= 2 * SHOWN_CHARS else text[: 2 * SHOWN_CHARS] + "..."
 
 
 def _type_name(kinds: tuple[type, ...]) -> str:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import time
 import subprocess
 import sys
 from pathlib import Path
@@ -10,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from bridge.cli import main
+from bridge.config import ConfigError, ServeConfig, load_config
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -51,8 +53,8 @@ INVALID = [
     ("unknown colormap", "topics:\n  /camera/depth: {colormap: rainbow}\n", "topics./camera/depth.colormap: 'rainbow' is not one of"),
     ("relative topic name", "topics:\n  camera/depth: {}\n", "topics.camera/depth: topic names are absolute"),
     ("bad regex", "include: ['/camera/(']\n", "include: '/camera/(' is not a regular expression"),
-    ("bad port", "recording:\n  sinks:\n    serve: {grpc_port: 70000}\n", "recording.sinks.serve.grpc_port: 70000 is not a TCP port"),
-    ("zero queue", "topics:\n  /camera/depth: {queue_size: 0}\n", "topics./camera/depth.queue_size: must be at least 1"),
+    ("bad port", "recording:\n  sinks:\n    serve: {grpc_port: 70000}\n", "recording.sinks.serve.grpc_port: expected an integer from 1 to 65535, got 70000"),
+    ("zero queue", "topics:\n  /camera/depth: {queue_size: 0}\n", "topics./camera/depth.queue_size: expected an integer from 1 to 1000, got 0"),
     ("invalid YAML", "topics:\n  /camera/depth: {meter: 1000\n", "not valid YAML"),
     ("duplicate topic", "topics:\n  /camera/depth: {meter: 1000}\n  /camera/depth: {meter: 1}\n", "duplicate key '/camera/depth'"),
 ]  # fmt: skip
@@ -108,3 +110,108 @@ def test_check_config_as_a_real_process(tmp_path):
     )  # fmt: skip
     assert done.returncode == 2
     assert done.stderr.strip() == f"ERROR: {path}: topics./camera/depth.depth_range: expected [min, max] with min < max, got [5, 1]"
+
+
+# -- files that crashed the loader (fuzzing): each is a ConfigError naming the file, then the key path ------------
+# (or, for what YAML cannot even read, the line and column), on one line.
+
+DEEP = "[" * 5000 + "]" * 5000
+# Each level ten aliases of the one before: 10^9 strings, were they expanded.
+LAUGHS = "".join(f"    - &l{i} [{', '.join([f'*l{i - 1}'] * 10) if i else 'lol'}]\n" for i in range(9))
+# A mapping of 1,000 keys merged 100 times: PyYAML copies the keys at every merge.
+MERGE_COPIES = "  /big: &big {" + ", ".join(f"k{i}: {i}" for i in range(1000)) + "}\n" + "".join(
+    f"  /m{i}: {{<<: *big}}\n" for i in range(100)
+)
+# Each mapping merges the one before, and the last is merged before the others are read: PyYAML recursed once per link.
+MERGE_CHAIN = "  - &m0 {/tf: {}}\n" + "".join(f"  - &m{i} {{<<: *m{i - 1}}}\n" for i in range(1, 2000)) + "topics: {<<: *m1999}\n"
+
+CRASHES = [
+    ("non-UTF-8 bytes", b"recording:\n  application_id: caf\xe9\n", "not UTF-8 text: line 2, byte 0xe9"),
+    ("400-digit number", "topics:\n  /camera/depth: {meter: 1" + "0" * 399 + "}\n",
+     "topics./camera/depth.meter: expected a positive finite number, got a 400-digit integer"),
+    ("400-digit number in a range", "topics:\n  /camera/depth: {depth_range: [0, 1" + "0" * 399 + "]}\n",
+     "topics./camera/depth.depth_range: expected [min, max] with min < max, got [0, a 400-digit integer]"),
+    ("complex key", "topics:\n  ? [/a, /b]\n  : {kind: image}\n",
+     "not valid YAML: line 2, column 5: a key must be a plain value, not a list"),
+    ("5,000-deep nesting", f"topics:\n  /camera/depth: {{depth_range: {DEEP}}}\n",
+     "not valid YAML: line 2, column 61: nested more than 32 levels deep"),
+    ("5,000-digit port", "recording:\n  sinks:\n    serve: {grpc_port: " + "9" * 5000 + "}\n",
+     "recording.sinks.serve.grpc_port: expected an integer, got an integer too long to read (5000 characters)"),
+    ("regex repeat past re's limit", "include: ['a{99999999999}']\n",
+     "include: 'a{99999999999}' is not a regular expression: a number in it is too large"),
+    ("regex repeat of 5,000 digits", "include: ['a{" + "9" * 5000 + "}']\n",
+     f"include: {'a{' + '9' * 118!r}... is not a regular expression: a number in it is too large"),
+    ("regex nested past re's recursion", f"exclude: ['{'(' * 3000}{')' * 3000}']\n",
+     f"exclude: {'(' * 120!r}... is not a regular expression: nested too deeply"),
+    ("aliases of aliases", f"topics:\n  /camera/depth:\n    depth_range:\n{LAUGHS}",
+     "topics./camera/depth.depth_range: expected [min, max] with min < max, got a list"),
+    ("merges copying keys", f"topics:\n{MERGE_COPIES}", "not valid YAML: line 13, column 9: `<<` merges copy more than 10000 keys"),
+    ("merges of merges", f"defaults:\n{MERGE_CHAIN}", "not valid YAML: line 1970, column 5: nested more than 32 levels deep"),
+    ("python tag", "recording:\n  application_id: !!python/object/apply:os.system [echo]\n",
+     "not valid YAML: line 2, column 19: the tag !!python/object/apply:os.system is not allowed: a config holds plain values"),
+    ("integer topic key", "topics:\n  123: {kind: image}\n", "topics.123: topic names are absolute, like /camera/color/image_raw"),
+    ("null topic key", "topics:\n  null: {kind: image}\n", "topics.null: topic names are absolute, like /camera/color/image_raw"),
+    ("boolean topic key", "topics:\n  yes: {kind: image}\n", "topics.true: topic names are absolute, like /camera/color/image_raw"),
+    ("bind not an address", "recording:\n  sinks:\n    serve: {bind: robot.local}\n",
+     "recording.sinks.serve.bind: expected an IPv4 address, such as 0.0.0.0 (every interface) or 127.0.0.1 "
+     "(this machine only), got 'robot.local'"),
+    ("bind IPv6", "recording:\n  sinks:\n    serve: {bind: '::'}\n",
+     "recording.sinks.serve.bind: expected an IPv4 address, such as 0.0.0.0 (every interface) or 127.0.0.1 "
+     "(this machine only), got '::'"),
+    ("web port out of range", "recording:\n  sinks:\n    serve: {web_port: -1}\n",
+     "recording.sinks.serve.web_port: expected an integer from 1 to 65535, got -1"),
+    ("empty application id", "recording:\n  application_id: ''\n",
+     "recording.application_id: expected a non-empty string, got ''"),
+    ("blank recording id", "recording:\n  recording_id: '  '\n",
+     "recording.recording_id: expected a non-empty string, got '  '"),
+    # Found beyond the fuzzing report.
+    ("impossible date", "recording:\n  recording_id: 2024-13-45\n",
+     "not valid YAML: line 2, column 17: '2024-13-45' is not a valid !!timestamp"),
+    ("date for a string", "recording:\n  recording_id: 2024-12-05\n", "recording.recording_id: expected a string, got a date"),
+    ("explicit tag on a bad scalar", "auto: !!bool maybe\n", "not valid YAML: line 1, column 7: 'maybe' is not a valid !!bool"),
+    ("empty explicit integer", "auto: !!int ''\n", "not valid YAML: line 1, column 7: '' is not a valid !!int"),
+    ("sexagesimal integer of 50,000 parts", "auto: " + "1:" * 50_000 + "1\n",
+     "auto: expected a boolean, got an integer too long to read (100001 characters)"),
+    ("control character", "auto: \x07\n", "not valid YAML: line 1: character U+0007 is not allowed in YAML"),
+    ("merge of itself", "topics:\n  /camera/depth: &d {kind: depth, <<: *d}\n",
+     "not valid YAML: line 2, column 18: a `<<` merge includes the mapping it is in"),
+    ("huge string in a message", "topics:\n  /camera/depth: {kind: " + "x" * 100_000 + "}\n",
+     f"topics./camera/depth.kind: {'x' * 120!r}... is not one of: image, depth, compressed, compressed_depth, camera_info, tf"),
+    ("newline in a topic name", 'topics:\n  "/camera/depth\\n": {meter: 0}\n',
+     "topics.'/camera/depth\\n'.meter: expected a positive finite number, got 0"),
+    ("queue beyond memory", "topics:\n  /camera/depth: {queue_size: 100000000000}\n",
+     "topics./camera/depth.queue_size: expected an integer from 1 to 1000, got 100000000000"),
+    ("NUL in the file sink", 'recording:\n  sinks: {file: "a\\0.rrd"}\n', "recording.sinks.file: a path cannot hold a NUL character"),
+    ("serve neither true, false nor a mapping", "recording:\n  sinks: {serve: 0}\n",
+     "recording.sinks.serve: expected true, false or a mapping, got an integer"),
+    ("file past the size limit", "#" * (128 * 1024 + 1), "larger than 128 KiB: not a config file"),
+]  # fmt: skip
+
+
+def write_config(tmp_path: Path, content: str | bytes) -> Path:
+    path = tmp_path / "bridge.yaml"
+    path.write_bytes(content if isinstance(content, bytes) else content.encode())
+    return path
+
+
+def config_error(path: Path) -> str:
+    """The message loading `path` fails with, after the file name (asserted, with the message on one line)."""
+    with pytest.raises(ConfigError) as raised:
+        load_config(path)
+    message = str(raised.value)
+    assert message.startswith(f"{path}: ") and "\n" not in message, message
+    return message.removeprefix(f"{path}: ")
+
+
+@pytest.mark.parametrize(("content", "message"), [(c, m) for _, c, m in CRASHES], ids=[name for name, _, _ in CRASHES])
+def test_a_file_that_crashed_the_loader_is_a_config_error(tmp_path, content, message):
+    started = time.monotonic()
+    assert config_error(write_config(tmp_path, content)) == message
+    assert time.monotonic() - started < 5
+
+
+def test_web_port_null_serves_grpc_alone(tmp_path):
+    sinks = load_config(write_config(tmp_path, "recording:\n  sinks:\n    serve: {web_port: null}\n")).recording.sinks
+    assert sinks.serve == ServeConfig(web_port=None)
+    sinks = load_config(write_config(tmp_path, "recording:\n  sinks:\n    serve: {grpc_port: 9877}\n")).recording.sinks
+    assert sinks.serve == ServeConfig(grpc_port=9877, web_port=9090)

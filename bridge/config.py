@@ -9,7 +9,7 @@ junk, huge numbers, deep nesting, alias bombs): never another exception, in boun
       sinks:
         file: robot.rrd
         spawn: true
-        connect: rerun+http://127.0.0.1:9876/proxy
+        connect: 192.168.1.20:9876    # or rerun+http://192.168.1.20:9876/proxy, or a port on 127.0.0.1
         serve: {grpc_port: 9876, web_port: 9090, bind: 0.0.0.0}
     auto: true            # also bridge unlisted camera and TF topics with defaults
     include: ['/camera/.*']
@@ -74,6 +74,10 @@ SUPPORTED_TYPES = frozenset(KIND_TYPES.values())
 
 COLORMAPS = ("grayscale", "inferno", "magma", "plasma", "turbo", "viridis", "cyan_to_yellow")
 
+# The schemes of Rerun's gRPC URLs (`rerun://` is `rerun+https://`); rerun-sdk refuses any other.
+VIEWER_SCHEMES = ("rerun+http", "rerun+https", "rerun")
+VIEWER_FORMS = "rerun+http(s)://HOST:PORT/proxy, rerun://HOST:PORT/proxy, HOST:PORT or a PORT on 127.0.0.1"
+
 # Bounds on what a file may make the loader do. A config is a few kB and 5 levels deep; PyYAML parses
 # about 40 kB of tokens a second, recurses once per level, and copies the keys of every `<<` merge.
 MAX_FILE_BYTES = 128 * 1024
@@ -115,7 +119,7 @@ class ServeConfig:
 class SinksConfig:
     file: Path | None = None
     spawn: bool = False
-    connect: str | None = None
+    connect: str | None = None  # a viewer's gRPC URL, as `viewer_url` gives it
     serve: ServeConfig | None = None
 
     def any(self) -> bool:
@@ -165,6 +169,74 @@ def load_config(path: str | Path) -> BridgeConfig:
         return parse_config(document if document is not None else {}, base_dir=path.parent)
     except ConfigError as err:
         raise ConfigError(f"{path}: {err}") from None
+
+
+def viewer_url(text: str) -> str:
+    """The gRPC URL of a viewer given as Rerun's own CLI takes one: a URL, HOST:PORT, or a PORT on 127.0.0.1.
+
+    `rerun+http(s)://HOST[:PORT]/proxy` and `rerun://...` are kept as they are (without a port, Rerun
+    takes 51234); `HOST:PORT` becomes `rerun+http://HOST:PORT/proxy`. Anything else is a ConfigError
+    now, rather than an exception from rerun-sdk when the sink starts (it refuses `http://` and HOST:PORT).
+    """
+    try:
+        return _viewer_url(text)
+    except ValueError as err:
+        raise ConfigError(f"{_shown(text)} is not a viewer address ({err}): expected {VIEWER_FORMS}") from None
+
+
+def _viewer_url(text: str) -> str:
+    if not text:
+        raise ValueError("empty")
+    if any(c.isspace() for c in text):
+        raise ValueError("whitespace in it")
+    if re.fullmatch(r"[0-9]+", text):
+        return f"rerun+http://127.0.0.1:{_port_number(text)}/proxy"
+    scheme, has_scheme, rest = text.partition("://")
+    if not has_scheme:
+        _check_host_port(text, port_required=True)
+        return f"rerun+http://{text}/proxy"
+    if scheme not in VIEWER_SCHEMES:
+        raise ValueError(f"Rerun takes no {scheme}:// URLs")
+    authority, _, path = rest.partition("/")
+    if path != "proxy":
+        raise ValueError("the path must be /proxy")
+    _check_host_port(authority, port_required=False)
+    return text
+
+
+def _check_host_port(authority: str, port_required: bool) -> None:
+    """Raise ValueError unless `authority` is HOST[:PORT] with a host name, an IPv4 or a bracketed IPv6 address."""
+    match = re.fullmatch(r"(\[[^\]]*\]|[^:\[\]]*)(?::([^:]*))?", authority)
+    if match is None:
+        raise ValueError("not HOST:PORT (an IPv6 address goes in brackets: [::1]:9876)")
+    host, port = match.groups()
+    if not host:
+        raise ValueError("no host")
+    if port is not None:
+        _port_number(port)
+    elif port_required:
+        raise ValueError("no port")
+    if host.startswith("["):
+        if not _is_ip(host[1:-1], ipaddress.IPv6Address):
+            raise ValueError(f"{_shown(host)} is not an IPv6 address (without a zone)")
+    elif len(host) > 253 or not re.fullmatch(r"[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*\.?", host):
+        raise ValueError(f"{_shown(host)} is not a host name")
+    elif re.fullmatch(r"(.*\.)?(0[xX][0-9a-fA-F]*|[0-9]+)\.?", host) and not _is_ip(host, ipaddress.IPv4Address):
+        raise ValueError(f"{_shown(host)} is not an IPv4 address, and a host name ends in a letter")  # as URLs read it
+
+
+def _is_ip(text: str, kind: type[ipaddress.IPv4Address] | type[ipaddress.IPv6Address]) -> bool:
+    """Whether `text` is an address of that kind, and one a URL can hold (an IPv6 zone, `%eth0`, it cannot)."""
+    try:
+        return getattr(kind(text), "scope_id", None) is None
+    except ValueError:
+        return False
+
+
+def _port_number(text: str) -> int:
+    if not re.fullmatch(r"0*[0-9]{1,5}", text) or not 0 < int(text) < 65536:
+        raise ValueError(f"port {_shown(text)} is not from 1 to 65535")
+    return int(text)
 
 
 def _read(path: Path) -> str:
@@ -389,9 +461,20 @@ def _sinks(value: Any, base_dir: Path) -> SinksConfig:
     return SinksConfig(
         file=(base_dir / file) if file else None,
         spawn=node.typed("spawn", bool, False),
-        connect=node.typed("connect", str, None),
+        connect=_connect(node),
         serve=_serve(node),
     )
+
+
+def _connect(node: _Mapping) -> str | None:
+    """The viewer to stream to: a URL, HOST:PORT, or a bare port (which YAML reads as an integer)."""
+    value = node.typed("connect", (str, int), None)
+    if isinstance(value, int):
+        value = str(node.integer("connect", None, 1, 65535))
+    try:
+        return None if value is None else viewer_url(value)
+    except ConfigError as err:
+        raise ConfigError(f"{node.key('connect')}: {err}") from None
 
 
 def _serve(node: _Mapping) -> ServeConfig | None:

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from bridge.cli import main
-from bridge.config import ConfigError, ServeConfig, load_config
+from bridge.config import VIEWER_FORMS, ConfigError, ServeConfig, load_config, viewer_url
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -164,6 +164,11 @@ CRASHES = [
      "recording.application_id: expected a non-empty string, got ''"),
     ("blank recording id", "recording:\n  recording_id: '  '\n",
      "recording.recording_id: expected a non-empty string, got '  '"),
+    ("viewer at an http URL", "recording:\n  sinks: {connect: 'http://127.0.0.1:9876'}\n",
+     f"recording.sinks.connect: 'http://127.0.0.1:9876' is not a viewer address (Rerun takes no http:// URLs): "
+     f"expected {VIEWER_FORMS}"),
+    ("viewer port out of range", "recording:\n  sinks: {connect: 98760}\n",
+     "recording.sinks.connect: expected an integer from 1 to 65535, got 98760"),
     # Found beyond the fuzzing report.
     ("impossible date", "recording:\n  recording_id: 2024-13-45\n",
      "not valid YAML: line 2, column 17: '2024-13-45' is not a valid !!timestamp"),
@@ -215,3 +220,53 @@ def test_web_port_null_serves_grpc_alone(tmp_path):
     assert sinks.serve == ServeConfig(web_port=None)
     sinks = load_config(write_config(tmp_path, "recording:\n  sinks:\n    serve: {grpc_port: 9877}\n")).recording.sinks
     assert sinks.serve == ServeConfig(grpc_port=9877, web_port=9090)
+
+
+# -- the viewer to connect to: the forms of Rerun's CLI, which rerun-sdk's sink does not take itself -------------
+
+VIEWERS = [
+    ("127.0.0.1:9876", "rerun+http://127.0.0.1:9876/proxy"),
+    ("robot.local:9877", "rerun+http://robot.local:9877/proxy"),
+    ("[::1]:9876", "rerun+http://[::1]:9876/proxy"),
+    ("9877", "rerun+http://127.0.0.1:9877/proxy"),
+    ("rerun+http://192.168.1.20:9876/proxy", "rerun+http://192.168.1.20:9876/proxy"),
+    ("rerun+https://viewer.example.com:443/proxy", "rerun+https://viewer.example.com:443/proxy"),
+    ("rerun://viewer.example.com/proxy", "rerun://viewer.example.com/proxy"),
+]
+
+NOT_VIEWERS = [
+    ("http://127.0.0.1:9876", "Rerun takes no http:// URLs"),
+    ("127.0.0.1:70000", "port '70000' is not from 1 to 65535"),
+    ("0", "port '0' is not from 1 to 65535"),
+    (":9876", "no host"),
+    ("rerun+http://:9876/proxy", "no host"),
+    ("127.0.0.1", "no port"),
+    ("robot local:9876", "whitespace in it"),
+    ("", "empty"),
+    ("rerun+http://127.0.0.1:9876/", "the path must be /proxy"),
+    ("::1:9876", "not HOST:PORT (an IPv6 address goes in brackets: [::1]:9876)"),
+    ("256.1.1.1:9876", "'256.1.1.1' is not an IPv4 address, and a host name ends in a letter"),
+    ("user@robot:9876", "'user@robot' is not a host name"),
+]
+
+
+@pytest.mark.parametrize(("text", "url"), VIEWERS)
+def test_viewer_url_takes_a_url_host_and_port_or_a_port(text, url):
+    assert viewer_url(text) == url
+
+
+@pytest.mark.parametrize(("text", "problem"), NOT_VIEWERS)
+def test_viewer_url_refuses_anything_else_saying_what_is_allowed(text, problem):
+    with pytest.raises(ConfigError) as raised:
+        viewer_url(text)
+    assert str(raised.value) == f"{text!r} is not a viewer address ({problem}): expected {VIEWER_FORMS}"
+
+
+@pytest.mark.parametrize(("given", "url"), [
+    ("127.0.0.1:9876", "rerun+http://127.0.0.1:9876/proxy"),  # passed check-config, then crashed replay
+    ("9877", "rerun+http://127.0.0.1:9877/proxy"),  # an integer, to YAML
+    ("rerun+http://192.168.1.20:9876/proxy", "rerun+http://192.168.1.20:9876/proxy"),
+])  # fmt: skip
+def test_the_config_connects_to_the_viewer_url(tmp_path, given, url):
+    config = load_config(write_config(tmp_path, f"recording:\n  sinks:\n    connect: {given}\n"))
+    assert config.recording.sinks.connect == url

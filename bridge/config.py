@@ -21,6 +21,8 @@ junk, huge numbers, deep nesting, alias bombs): never another exception, in boun
         meter: 1000
         colormap: turbo
         depth_range: [0.2, 5.0]   # metres
+      /camera/color/image_raw/compressed:
+        max_pixels: 8294400       # decode frames of up to 3840x2160; larger ones are skipped
 """
 
 from __future__ import annotations
@@ -106,6 +108,7 @@ class TopicConfig:
     frame_id: str | None = None  # overrides header.frame_id (e.g. when a driver leaves it empty)
     qos: Qos = Qos.SENSOR_DATA
     queue_size: int = 2  # live: frames held per topic before the oldest is dropped
+    max_pixels: int | None = None  # the largest frame decoded (against decompression bombs); None: the conversion's
 
 
 @dataclass(frozen=True)
@@ -420,10 +423,11 @@ class _Mapping:
             raise ConfigError(f"{self.key(key)}: expected a positive finite number, got {_shown(value)}")
         return None if value is None else float(value)
 
-    def integer(self, key: str, default: int | None, low: int, high: int) -> int | None:
+    def integer(self, key: str, default: int | None, low: int, high: int, what: str = "") -> int | None:
         value = self.typed(key, int, default)
         if value is not None and not low <= value <= high:
-            raise ConfigError(f"{self.key(key)}: expected an integer from {low} to {high}, got {_shown(value)}")
+            what = what or f"an integer from {low} to {high}"
+            raise ConfigError(f"{self.key(key)}: expected {what}, got {_shown(value)}")
         return value
 
     def text(self, key: str, default: str | None) -> str | None:
@@ -510,7 +514,7 @@ def _bind(node: _Mapping) -> str:
 
 def _topic(value: Any, path: str) -> TopicConfig:
     allowed = {"entity_path", "kind", "meter", "colormap", "depth_range", "point_fill_ratio", "intrinsics",
-               "max_rate", "frame_id", "qos", "queue_size"}  # fmt: skip
+               "max_rate", "frame_id", "qos", "queue_size", "max_pixels"}  # fmt: skip
     node = _Mapping(value if value is not None else {}, path, allowed)
     entity_path = node.typed("entity_path", str, None)
     if entity_path is not None and not entity_path.strip("/"):
@@ -532,6 +536,7 @@ def _topic(value: Any, path: str) -> TopicConfig:
         frame_id=node.typed("frame_id", str, None) or None,
         qos=node.choice("qos", Qos, Qos.SENSOR_DATA),
         queue_size=node.integer("queue_size", TopicConfig.queue_size, 1, QUEUE_SIZE_MAX),
+        max_pixels=node.integer("max_pixels", None, 1, 2**63 - 1, "a positive 64-bit integer"),
     )
 
 

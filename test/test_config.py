@@ -184,6 +184,12 @@ CRASHES = [
      f"topics./camera/depth.kind: {'x' * 120!r}... is not one of: image, depth, compressed, compressed_depth, camera_info, tf"),
     ("newline in a topic name", 'topics:\n  "/camera/depth\\n": {meter: 0}\n',
      "topics.'/camera/depth\\n'.meter: expected a positive finite number, got 0"),
+    ("max_pixels zero", "topics:\n  /camera/color/image_raw/compressed: {max_pixels: 0}\n",
+     "topics./camera/color/image_raw/compressed.max_pixels: expected a positive 64-bit integer, got 0"),
+    ("max_pixels a number", "topics:\n  /camera/color/image_raw/compressed: {max_pixels: 8294400.0}\n",
+     "topics./camera/color/image_raw/compressed.max_pixels: expected an integer, got a number"),
+    ("max_pixels past 64 bits", "topics:\n  /camera/color/image_raw/compressed: {max_pixels: 1" + "0" * 30 + "}\n",
+     "topics./camera/color/image_raw/compressed.max_pixels: expected a positive 64-bit integer, got a 31-digit integer"),
     ("queue beyond memory", "topics:\n  /camera/depth: {queue_size: 100000000000}\n",
      "topics./camera/depth.queue_size: expected an integer from 1 to 1000, got 100000000000"),
     ("NUL in the file sink", 'recording:\n  sinks: {file: "a\\0.rrd"}\n', "recording.sinks.file: a path cannot hold a NUL character"),
@@ -213,6 +219,14 @@ def test_a_file_that_crashed_the_loader_is_a_config_error(tmp_path, content, mes
     started = time.monotonic()
     assert config_error(write_config(tmp_path, content)) == message
     assert time.monotonic() - started < 5
+
+
+def test_max_pixels_is_per_topic_and_the_conversions_own_by_default(tmp_path):
+    content = "topics:\n  /camera/color/image_raw/compressed: {max_pixels: 8294400}\n  /camera/depth: {}\n"
+    config = load_config(write_config(tmp_path, content))
+    assert config.topic("/camera/color/image_raw/compressed").max_pixels == 8294400
+    assert config.topic("/camera/depth").max_pixels is None
+    assert config.topic("/unlisted").max_pixels is None
 
 
 def test_web_port_null_serves_grpc_alone(tmp_path):

@@ -1,8 +1,9 @@
 """rosbag2 recordings (folders, single `.db3` and `.mcap` files) read with `rosbags`, no ROS needed.
 
-Messages stream one at a time in log-time order, so memory does not grow
-with the bag's size. A bag whose recorder was killed (no metadata.yaml, an MCAP
-file without its end) is read as far as it goes, and then reported.
+Messages stream one at a time in log-time order, so memory does not grow with the bag's size. A
+damaged bag loses only what cannot be read: a storage file cut short or damaged is read up to the
+damage (see `storage`), a folder whose metadata.yaml is missing or does not describe its storage
+files is read from the files themselves, and what was lost is reported at the end, naming the file.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from typing import Any, Iterator
 from rosbags.highlevel import AnyReader
 from rosbags.typesys import Stores, get_typestore
 
-from .truncated_mcap import TruncatedMcapReader, is_truncated_mcap
+from .storage import FORMATS, Damage, MetadataError, StorageFile, open_files, open_folder
 
 log = logging.getLogger("ros2_rerun_bridge")
 
@@ -24,7 +25,7 @@ DEFAULT_TYPESTORE = get_typestore(Stores.ROS2_HUMBLE)
 
 
 class BagError(Exception):
-    """A bag that cannot be opened or read; the text names the file."""
+    """A bag that cannot be opened or read to its end; the text names the file."""
 
 
 @dataclass(frozen=True)
@@ -47,23 +48,20 @@ class Bag:
     def __init__(self, path: str | Path):
         self.path = Path(path)
         self._reader: AnyReader | None = None
-        self._truncated: list[TruncatedMcapReader] = []
+        self._storages: list[StorageFile] = []
 
     def __enter__(self) -> Bag:
         if not self.path.exists():
             raise BagError(f"{self.path}: no such file or directory")
         try:
-            paths = self._paths_to_read()
-            reader = AnyReader(paths, default_typestore=DEFAULT_TYPESTORE)
-            for file_reader, path in zip(reader.readers, paths):
-                if is_truncated_mcap(path):
-                    file_reader.storage = TruncatedMcapReader(path)
-                    self._truncated.append(file_reader.storage)
-            reader.open()
+            reader, self._storages = self._open()
         except BagError:
             raise
-        except Exception as err:  # rosbags' errors for unreadable metadata, databases and files
+        except Exception as err:  # rosbags' errors for what is no bag at all; OSError for a folder it cannot list
             raise BagError(f"{self.path}: cannot open bag: {err}") from None
+        if self._storages and not any(storage.readable for storage in self._storages):
+            reader.close()
+            raise BagError(self._damage_report())
         self._reader = reader
         return self
 
@@ -71,23 +69,26 @@ class Bag:
         if self._reader is not None:
             self._reader.close()
 
-    def _paths_to_read(self) -> list[Path]:
-        """The bag itself, or the storage files of a folder whose metadata does not describe them.
-
-        A killed recorder leaves no metadata.yaml (before ROS 2 Iron) and MCAP files
-        without their end; rosbags needs both to open the folder.
-        """
+    def _open(self) -> tuple[AnyReader, list[StorageFile]]:
         if not self.path.is_dir():
-            return [self.path]
-        files = sorted(p for p in self.path.iterdir() if p.suffix in (".mcap", ".db3"))
-        has_metadata = (self.path / "metadata.yaml").exists()
-        if has_metadata and not any(map(is_truncated_mcap, files)):
-            return [self.path]
-        if not files:
-            raise BagError(f"{self.path}: not a rosbag2 bag (no metadata.yaml, .mcap or .db3 file)")
-        problem = "an MCAP file is truncated" if has_metadata else "no metadata.yaml"
-        log.warning("%s: %s (recorder killed?): reading %s directly", self.path, problem, ", ".join(p.name for p in files))
-        return files
+            if self.path.suffix not in FORMATS:
+                raise BagError(f"{self.path}: not a rosbag2 bag (a folder, a .mcap or a .db3 file)")
+            return open_files([self.path], DEFAULT_TYPESTORE)
+        files = sorted(p for p in self.path.iterdir() if p.suffix in FORMATS and p.is_file())
+        names = ", ".join(p.name for p in files)
+        metadata = self.path / "metadata.yaml"
+        if not metadata.exists():
+            if not files:
+                raise BagError(f"{self.path}: not a rosbag2 bag (no metadata.yaml, .mcap or .db3 file)")
+            log.warning("%s: no metadata.yaml (recorder killed?): reading %s directly", self.path, names)
+            return open_files(files, DEFAULT_TYPESTORE)
+        try:
+            return open_folder(self.path, files, DEFAULT_TYPESTORE)
+        except MetadataError as err:
+            if not files:
+                raise BagError(f"{metadata}: {err}; and no .mcap or .db3 file beside it") from None
+            log.warning("%s: %s: reading %s directly", metadata, err, names)
+            return open_files(files, DEFAULT_TYPESTORE)
 
     @property
     def reader(self) -> AnyReader:
@@ -96,11 +97,13 @@ class Bag:
 
     @property
     def start_ns(self) -> int:
-        return self.reader.start_time
+        """The first message's log time, from the storage files (metadata.yaml may say otherwise)."""
+        return min((s.metadata.start_time for s in self._storages), default=self.reader.start_time)
 
     @property
     def end_ns(self) -> int:
-        return self.reader.end_time
+        """Just after the last message's log time, from the storage files."""
+        return max((s.metadata.end_time for s in self._storages), default=self.reader.end_time)
 
     def topics(self) -> dict[str, TopicInfo]:
         topics: dict[str, TopicInfo] = {}
@@ -110,24 +113,28 @@ class Bag:
         return topics
 
     def messages(self, topics: set[str], start_ns: int | None = None, end_ns: int | None = None) -> Iterator[BagMessage]:
-        """The messages of `topics` with start <= log time < end, in log-time order (file order if truncated).
+        """The messages of `topics` with start <= log time < end, in log-time order (a damaged file's in file order).
 
-        Raises BagError at the end when part of the bag could not be read.
+        Raises BagError at the end, naming the files, when part of the bag could not be read.
         """
         connections = [c for c in self.reader.connections if c.topic in topics]
-        if not connections:
-            return
-        try:
-            for connection, log_time_ns, raw in self.reader.messages(connections, start=start_ns, stop=end_ns):
-                yield BagMessage(connection.topic, connection.msgtype, log_time_ns, raw)
-        except Exception as err:  # a corrupt chunk or database surfaces here, mid-stream
-            raise BagError(f"{self.path}: cannot read further: {type(err).__name__}: {err}") from None
-        if self._truncated:
-            raise BagError("; ".join(
-                f"{s.path}: truncated (recorder killed?): read the messages in its first {s.complete_bytes} of "
-                f"{s.size} bytes, the rest is lost"
-                for s in self._truncated
-            ))  # fmt: skip
+        if connections:
+            try:
+                for connection, log_time_ns, raw in self.reader.messages(connections, start=start_ns, stop=end_ns):
+                    yield BagMessage(connection.topic, connection.msgtype, log_time_ns, raw)
+            except Exception as err:  # what storage files do not catch: a message rosbags cannot decompress
+                raise BagError(f"{self.path}: cannot read further: {type(err).__name__}: {err}") from None
+        if report := self._damage_report():
+            raise BagError(report)
 
     def deserialize(self, raw: bytes | memoryview, msgtype: str) -> Any:
         return self.reader.deserialize(raw, msgtype)
+
+    def _damage_report(self) -> str:
+        return "; ".join(self._describe(storage.damage) for storage in self._storages if storage.damage)
+
+    def _describe(self, damage: Damage) -> str:
+        if not damage.while_reading:
+            return f"{damage.path}: {damage.problem}"
+        where = "" if damage.path == self.path else f" in {damage.path.name}"
+        return f"{self.path}: cannot read further{where}: {damage.problem}"

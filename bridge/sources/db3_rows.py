@@ -1,0 +1,91 @@
+"""The rows of a rosbag2 sqlite3 file that SQLite cannot read whole, one by one up to the first damaged page.
+
+A database cut short (recorder killed, disk full, copy interrupted) or with a damaged page fails
+rosbags' queries as a whole, as they count and sort every row first. Here rows are read one at a
+time in rowid order (the order they were recorded in), from the table and never through its
+index, so that every row before the damage is kept. The file is opened read-only and immutable:
+nothing is written to it, nor beside it (no journal). `writable_schema` lets SQLite read the pages
+a cut file still has, where it would otherwise refuse the whole file because its header counts
+more; in a read-only connection it changes nothing.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Collection, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+Row = tuple[int, int, int, bytes | None]  # rowid, topic id, log time, data (None: not selected)
+
+
+class Db3Damage(sqlite3.DatabaseError):
+    """What SQLite reads but is no rosbag2 data: no rosbag2 tables, or a row from a damaged page."""
+
+
+@dataclass(frozen=True)
+class Topic:
+    id: int
+    name: str
+    type: str
+    serialization_format: str
+    offered_qos_profiles: str  # YAML; empty before schema 2 (Foxy)
+    type_description_hash: str  # empty before schema 4 (Iron)
+
+
+@dataclass(frozen=True)
+class Definition:
+    encoding: str  # ros2msg or ros2idl
+    text: str
+
+
+def connect(path: Path) -> sqlite3.Connection:
+    path.open("rb").close()  # an OSError that says why, where SQLite only says "unable to open database file"
+    db = sqlite3.connect(f"{path.absolute().as_uri()}?mode=ro&immutable=1", uri=True, check_same_thread=False)
+    db.execute("PRAGMA writable_schema = ON")
+    return db
+
+
+def topics(db: sqlite3.Connection) -> list[Topic]:
+    """The topics table, of any schema version: the columns a version does not have are empty."""
+    tables = {name for (name,) in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+    if not {"topics", "messages"} <= tables:
+        raise Db3Damage("no rosbag2 tables (topics, messages)" if tables else "an empty database")
+    cursor = db.execute("SELECT * FROM topics ORDER BY id")
+    names = [column[0] for column in cursor.description]
+    rows = [dict(zip(names, values)) for values in cursor]
+    return [
+        Topic(row["id"], row["name"], row["type"], row["serialization_format"], row.get("offered_qos_profiles") or "",
+              row.get("type_description_hash") or "")
+        for row in rows
+    ]  # fmt: skip
+
+
+def definitions(db: sqlite3.Connection) -> dict[str, Definition]:
+    """The message definitions by type, stored since schema 4 (Iron); none before."""
+    query = "SELECT name FROM sqlite_master WHERE type = 'table' AND name = 'message_definitions'"
+    if db.execute(query).fetchone() is None:
+        return {}
+    rows = db.execute("SELECT topic_type, encoding, encoded_message_definition FROM message_definitions ORDER BY id")
+    return {msgtype: Definition(encoding, text) for msgtype, encoding, text in rows}
+
+
+def rows(db: sqlite3.Connection, topic_ids: Collection[int] = (), start: int | None = None,
+         stop: int | None = None) -> Iterator[Row]:  # fmt: skip
+    """Every row in rowid order, with its data when it is on `topic_ids` and logged in [start, stop).
+
+    A row's data is read only when selected: its overflow pages may be the damaged ones.
+    Raises sqlite3.DatabaseError at the first row SQLite cannot read, Db3Damage at one that is no row.
+    """
+    ids = {int(topic_id) for topic_id in topic_ids}
+    low, high = -(2**63) if start is None else start, 2**63 - 1 if stop is None else stop
+    query = (f"SELECT id, topic_id, timestamp, CASE WHEN topic_id IN ({','.join(map(str, ids)) or 'NULL'}) "
+             "AND timestamp >= ? AND timestamp < ? THEN data END FROM messages NOT INDEXED ORDER BY id")  # fmt: skip
+    previous = 0
+    for rowid, topic_id, log_time, data in db.execute(query, (low, high)):
+        fields = (rowid, topic_id, log_time)
+        if not all(isinstance(field, int) for field in fields) or rowid <= previous \
+                or (topic_id in ids and low <= log_time < high and not isinstance(data, bytes)):  # fmt: skip
+            raise Db3Damage(f"a garbled row after row {previous}")
+        previous = rowid
+        yield rowid, topic_id, log_time, data

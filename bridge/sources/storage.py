@@ -1,0 +1,411 @@
+"""rosbags' storage readers made damage-tolerant: the one module that goes below rosbags' public API.
+
+rosbags reads a rosbag2 bag through one storage reader per file (`McapReader`, `Sqlite3Reader`),
+and a file that reader cannot read whole stops the whole bag, at open or midway. `StorageFile`
+takes a storage reader's place (as a file `Reader`'s `storage`, or as a folder's storage plugin)
+and reads its file as far as it is readable: with rosbags' reader while that works, then with one
+that salvages (`ScannedMcap` over `mcap_scan`, `SalvagedDb3` over `db3_rows`) from where rosbags'
+stopped. It never raises for a damaged file: `damage` says what could not be read.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections import Counter
+from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
+from contextlib import suppress
+from dataclasses import dataclass
+from pathlib import Path
+from typing import BinaryIO, Protocol, TypeVar
+
+from rosbags.highlevel import AnyReader
+from rosbags.interfaces import Connection, ConnectionExtRosbag2, MessageDefinition, MessageDefinitionFormat
+from rosbags.rosbag2.metadata import ReaderMetadata, parse_qos
+from rosbags.rosbag2.reader import DirectoryReader
+from rosbags.rosbag2.storage_mcap import McapReader
+from rosbags.rosbag2.storage_sqlite3 import Sqlite3Reader
+from rosbags.typesys.store import Typestore
+
+from . import db3_rows, mcap_scan
+
+StorageMessage = tuple[Connection, int, bytes]  # as rosbags' storage readers yield them: connection, log time, CDR
+
+_NO_MESSAGES = ReaderMetadata(0, 2**63 - 1, 0, 0, None, None, None, None)  # rosbags' metadata of a storage without any
+_NO_DEFINITION = MessageDefinition(MessageDefinitionFormat.NONE, "")
+_DEFINITION_FORMATS = {"ros2msg": MessageDefinitionFormat.MSG, "ros2idl": MessageDefinitionFormat.IDL,
+                       "omgidl": MessageDefinitionFormat.IDL}  # fmt: skip
+
+
+class Storage(Protocol):
+    """rosbags' storage reader protocol (`rosbags.rosbag2.reader.ReaderProtocol`)."""
+
+    connections: list[Connection]
+    metadata: ReaderMetadata
+
+    def open(self) -> None: ...
+
+    def close(self) -> None: ...
+
+    def messages(self, connections: Collection[Connection], start: int | None = None,
+                 stop: int | None = None) -> Iterator[StorageMessage]: ...  # fmt: skip
+
+
+class Salvager(Storage, Protocol):
+    def damage(self) -> str | None:
+        """What of the file could not be read, or None when it was read to its end."""
+
+
+S = TypeVar("S", bound=Storage)
+
+
+@dataclass(frozen=True)
+class StorageFormat:
+    intact: Callable[[Path], Storage]  # rosbags' reader, for files it can read whole
+    salvaging: Callable[[Path], Salvager]
+
+
+@dataclass(frozen=True)
+class Damage:
+    """What part of a storage file could not be read, and why."""
+
+    path: Path
+    problem: str
+    while_reading: bool  # found while reading its messages, rather than on opening it
+
+
+class MetadataError(Exception):
+    """A folder's metadata.yaml that rosbags rejects, or that does not describe the storage files beside it."""
+
+
+class StorageFile:
+    """One storage file of a bag, in rosbags' storage protocol, read as far as it is readable."""
+
+    def __init__(self, path: Path, form: StorageFormat):
+        self.path = Path(path)
+        self.connections: list[Connection] = []
+        self.metadata = _NO_MESSAGES
+        self.damage: Damage | None = None
+        self._form = form
+        self._storage: Storage | None = None
+        self._salvaging = False  # whether _storage is the salvaging reader
+        self._opened: list[Storage] = []
+
+    @property
+    def readable(self) -> bool:
+        return self._storage is not None
+
+    def open(self) -> None:
+        try:
+            self._storage = self._opened_storage(self._form.intact)
+        except Exception as err:  # rosbags raises whatever a damaged file makes its parsing raise
+            self._storage = self._salvaged(err, while_reading=False)
+        if self._storage is not None:
+            self.connections = [c._replace(owner=self) for c in self._storage.connections]
+            self.metadata = self._storage.metadata
+
+    def close(self) -> None:
+        for storage in self._opened:
+            with suppress(Exception):
+                storage.close()
+        self._opened.clear()
+
+    def messages(self, connections: Collection[Connection], start: int | None = None,
+                 stop: int | None = None) -> Iterator[StorageMessage]:  # fmt: skip
+        """The messages of `connections`: rosbags' in log-time order, then if it stops midway the rest in file order."""
+        ids = {c.id for c in connections}
+        own = {c.id: c for c in self.connections}
+        delivered = _Delivered()
+        storage: Storage | None = self._storage
+        while storage is not None:
+            wanted = [c for c in storage.connections if c.id in ids]
+            try:
+                messages = storage.messages(wanted, delivered.start(start), stop)
+                for connection, log_time, data in delivered.after(messages):
+                    if connection.id in own:
+                        yield own[connection.id], log_time, data
+                return
+            except Exception as err:  # as in open(); and sqlite3.DatabaseError, McapDamage from the salvagers
+                if self._salvaging:
+                    self.damage = Damage(self.path, _text(err), while_reading=True)
+                    return
+                storage = self._salvaged(err, while_reading=True)  # rosbags stopped midway: read on from there
+
+    def _opened_storage(self, make: Callable[[Path], S]) -> S:
+        storage = make(self.path)
+        storage.open()
+        self._opened.append(storage)
+        return storage
+
+    def _salvaged(self, failure: Exception, while_reading: bool) -> Salvager | None:
+        """The salvaging reader, open, noting the damage it finds or else rosbags' `failure`; None: nothing readable."""
+        try:
+            storage = self._opened_storage(self._form.salvaging)
+        except Exception as err:  # as in open(); and OSError, sqlite3.Error, McapDamage
+            self.damage = Damage(self.path, _text(failure) if while_reading else f"cannot read: {_text(err)}",
+                                 while_reading)  # fmt: skip
+            return None
+        self._salvaging = True
+        read_all = f"read all its {storage.metadata.message_count} messages, in file order"
+        self.damage = Damage(self.path, storage.damage() or f"damaged ({_text(failure)}): {read_all}", False)
+        return storage
+
+
+class _Delivered:
+    """The log time of the last message delivered, and how many were at that time: where to read on from."""
+
+    def __init__(self) -> None:
+        self.time: int | None = None
+        self.count = 0
+
+    def start(self, start: int | None) -> int | None:
+        return start if self.time is None else max(self.time, start or 0)
+
+    def after(self, messages: Iterable[StorageMessage]) -> Iterator[StorageMessage]:
+        """`messages` less those delivered before, which a reader that reads on from `start` yields again."""
+        resumed_at, skip = self.time, self.count
+        for message in messages:
+            log_time = message[1]
+            if skip and log_time == resumed_at:
+                skip -= 1
+                continue
+            self.time, self.count = log_time, (self.count + 1 if log_time == self.time else 1)
+            yield message
+
+
+class ScannedMcap:
+    """An MCAP file read with `mcap_scan`, in file order, as far as it is intact."""
+
+    def __init__(self, path: Path):
+        self.path = path
+        self.connections: list[Connection] = []
+        self.metadata = _NO_MESSAGES
+        self._file: BinaryIO | None = None
+        self._size = 0
+        self._complete = False  # whether the file ends as a complete one does
+        self._stop: mcap_scan.McapDamage | None = None
+
+    def open(self) -> None:
+        self._file = self.path.open("rb")
+        try:
+            self._size = self._file.seek(0, 2)
+            self._complete = mcap_scan.ends_with_magic(self._file)
+            self._read_summary(self._file)
+        except BaseException:
+            self.close()
+            raise
+
+    def _read_summary(self, file: BinaryIO) -> None:
+        schemas: dict[int, mcap_scan.Schema] = {}
+        channels: dict[int, mcap_scan.Channel] = {}
+        counts: Counter[int] = Counter()
+        first, last = 2**63 - 1, 0
+        try:
+            for record in mcap_scan.scan(file):
+                if isinstance(record, mcap_scan.Message):
+                    counts[record.channel_id] += 1
+                    first, last = min(first, record.log_time), max(last, record.log_time)
+                elif isinstance(record, mcap_scan.Schema):
+                    schemas[record.id] = record
+                else:
+                    channels[record.id] = record
+        except mcap_scan.McapDamage as damage:
+            if not channels:
+                raise
+            self._stop = damage
+        self.connections = [self._connection(c, schemas.get(c.schema_id), counts[c.id]) for c in channels.values()]
+        self.metadata = _metadata(sum(counts.values()), first, last)
+
+    def _connection(self, channel: mcap_scan.Channel, schema: mcap_scan.Schema | None, count: int) -> Connection:
+        """As rosbags' McapReader makes it, so that a folder's reader matches it to its metadata's."""
+        msgtype = schema.name if schema else "__schemaless__"
+        definition = MessageDefinition(_DEFINITION_FORMATS[schema.encoding], schema.data) \
+            if schema and schema.encoding in _DEFINITION_FORMATS else _NO_DEFINITION  # fmt: skip
+        qos = parse_qos(channel.metadata.get("offered_qos_profiles", ""))
+        return Connection(channel.id, channel.topic, msgtype, definition, "", count,
+                          ConnectionExtRosbag2(channel.message_encoding, qos), self)  # fmt: skip
+
+    def close(self) -> None:
+        if self._file is not None:
+            self._file.close()
+            self._file = None
+
+    def messages(self, connections: Collection[Connection], start: int | None = None,
+                 stop: int | None = None) -> Iterator[StorageMessage]:  # fmt: skip
+        assert self._file is not None, "not open"
+        wanted = {c.id: c for c in connections}
+        low, high = start if start is not None else 0, stop if stop is not None else 2**63
+        try:
+            for record in mcap_scan.scan(self._file):
+                if isinstance(record, mcap_scan.Message) and record.channel_id in wanted \
+                        and low <= record.log_time < high:  # fmt: skip
+                    yield wanted[record.channel_id], record.log_time, bytes(record.data)
+        except mcap_scan.McapDamage as damage:
+            if self._stop is None or damage.offset != self._stop.offset:
+                raise  # not where the file stopped at open: it changed since
+        # the damage found at open ends the file here, as it did then
+
+    def damage(self) -> str | None:
+        count = self.metadata.message_count
+        cut = f"truncated (recorder killed?) after {self._size} bytes"
+        if self._stop is None:
+            return None if self._complete else f"{cut}, past its data: read all its {count} messages"
+        if self._stop.cut_short:
+            return f"{cut}: read the {count} messages before the cut"
+        return f"damaged {self._stop}: read the {count} messages before it, the rest is lost"
+
+
+class SalvagedDb3:
+    """A sqlite3 file read with `db3_rows`, in rowid order, up to its first damaged row."""
+
+    def __init__(self, path: Path):
+        self.path = path
+        self.connections: list[Connection] = []
+        self.metadata = _NO_MESSAGES
+        self._db: sqlite3.Connection | None = None
+        self._last_row: int | None = None  # the last row that can be read
+        self._problem: str | None = None
+
+    def open(self) -> None:
+        self._db = db3_rows.connect(self.path)
+        try:
+            self._read_summary(self._db)
+        except BaseException:
+            self.close()
+            raise
+
+    def _read_summary(self, db: sqlite3.Connection) -> None:
+        definitions = db3_rows.definitions(db)
+        topics = db3_rows.topics(db)
+        known = {topic.id for topic in topics}
+        counts: Counter[int] = Counter()
+        first, last = 2**63 - 1, 0
+        try:
+            for rowid, topic_id, log_time, _ in db3_rows.rows(db):
+                if topic_id not in known:
+                    raise db3_rows.Db3Damage(f"row {rowid} is on topic {topic_id}, which the topics table lacks")
+                counts[topic_id] += 1
+                first, last = min(first, log_time), max(last, log_time)
+                self._last_row = rowid
+        except sqlite3.DatabaseError as err:
+            self._problem = _text(err)
+        self.connections = [self._connection(topic, definitions.get(topic.type), counts[topic.id]) for topic in topics]
+        self.metadata = _metadata(sum(counts.values()), first, last)
+
+    def _connection(self, topic: db3_rows.Topic, definition: db3_rows.Definition | None, count: int) -> Connection:
+        """As rosbags' Sqlite3Reader makes it, so that a folder's reader matches it to its metadata's."""
+        msgdef = MessageDefinition(_DEFINITION_FORMATS[definition.encoding], definition.text) \
+            if definition and definition.encoding in _DEFINITION_FORMATS else _NO_DEFINITION  # fmt: skip
+        ext = ConnectionExtRosbag2(topic.serialization_format, parse_qos(topic.offered_qos_profiles))
+        return Connection(topic.id, topic.name, topic.type, msgdef, topic.type_description_hash, count, ext, self)
+
+    def close(self) -> None:
+        if self._db is not None:
+            self._db.close()
+            self._db = None
+
+    def messages(self, connections: Collection[Connection], start: int | None = None,
+                 stop: int | None = None) -> Iterator[StorageMessage]:  # fmt: skip
+        assert self._db is not None, "not open"
+        if self._last_row is None:
+            return
+        wanted = {c.id: c for c in connections}
+        for rowid, topic_id, log_time, data in db3_rows.rows(self._db, wanted, start, stop):
+            if data is not None:
+                yield wanted[topic_id], log_time, data
+            if rowid == self._last_row:
+                return  # the next row is the damaged one, found at open, or there is none
+
+    def damage(self) -> str | None:
+        if self._problem is None:
+            return None
+        return f"damaged ({self._problem}): read its first {self.metadata.message_count} messages, the rest is lost"
+
+
+MCAP = StorageFormat(McapReader, ScannedMcap)
+DB3 = StorageFormat(Sqlite3Reader, SalvagedDb3)
+FORMATS = {".mcap": MCAP, ".db3": DB3}  # by file suffix
+
+
+def open_files(paths: Sequence[Path], typestore: Typestore) -> tuple[AnyReader, list[StorageFile]]:
+    """The storage files as one bag, each read as far as it is readable."""
+    reader = AnyReader(list(paths), default_typestore=typestore)
+    storages = [StorageFile(path, FORMATS[path.suffix]) for path in paths]
+    for file_reader, storage in zip(reader.readers, storages):
+        file_reader.storage = storage
+    reader.open()
+    return reader, storages
+
+
+def open_folder(folder: Path, storage_files: Sequence[Path],
+                typestore: Typestore) -> tuple[AnyReader, list[StorageFile]]:  # fmt: skip
+    """The folder as its metadata.yaml describes it, each storage file read as far as it is readable.
+
+    Raises MetadataError when rosbags rejects the metadata, or when it does not describe
+    `storage_files`, the folder's: one it does not list, a topic or a message count they do not have.
+    """
+    storages: list[StorageFile] = []
+
+    def plugin(form: StorageFormat) -> Callable[[Path], StorageFile]:
+        def storage_file(path: Path) -> StorageFile:
+            storages.append(StorageFile(path, form))
+            return storages[-1]
+
+        return storage_file
+
+    try:
+        reader = AnyReader([folder], default_typestore=typestore)
+        directory = reader.readers[0].storage
+        assert isinstance(directory, DirectoryReader)
+        directory.STORAGE_PLUGINS = {"mcap": plugin(MCAP), "sqlite3": plugin(DB3)}
+        reader.open()
+    except Exception as err:  # rosbags' errors for a metadata file it cannot use; PermissionError as it is
+        raise MetadataError((str(err).strip() or type(err).__name__).splitlines()[0].rstrip(".")) from None
+    if problem := _mismatch(directory, storages, storage_files):
+        reader.close()
+        raise MetadataError(problem)
+    return reader, storages
+
+
+def _mismatch(directory: DirectoryReader, storages: Sequence[StorageFile], storage_files: Sequence[Path]) -> str | None:
+    """How the folder's metadata misdescribes its storage files, if it does."""
+    listed = {storage.path.name for storage in storages}
+    if unlisted := [path.name for path in storage_files if path.name not in listed]:
+        return f"does not list {', '.join(unlisted)}"
+    for storage in storages:
+        for stored in storage.connections:
+            if not any(_delivers(connection, stored) for connection in directory.connections):
+                return f"does not list topic {stored.topic} ({stored.msgtype}) of {storage.path.name}"
+    if any(storage.damage for storage in storages):
+        return None  # a damaged file holds fewer messages than the metadata rightly says
+    said = _counts(directory.connections)
+    held = _counts(c for storage in storages for c in storage.connections)
+    for topic in sorted(said.keys() | held.keys()):
+        if said[topic] != held[topic]:
+            return f"says {said[topic]} messages on {topic}, its files hold {held[topic]}"
+    return None
+
+
+def _delivers(listed: Connection, stored: Connection) -> bool:
+    """Whether rosbags' folder reader delivers `stored`'s messages as `listed`'s (DirectoryReader.messages' match)."""
+    return (listed.topic == stored.topic and listed.msgtype == stored.msgtype and listed.ext == stored.ext
+            and (not listed.digest or not stored.digest or listed.digest == stored.digest))  # fmt: skip
+
+
+def _counts(connections: Iterable[Connection]) -> Counter[str]:
+    counts: Counter[str] = Counter()
+    for connection in connections:
+        counts[connection.topic] += connection.msgcount
+    return counts
+
+
+def _metadata(count: int, first: int, last: int) -> ReaderMetadata:
+    if not count:
+        return _NO_MESSAGES
+    return _NO_MESSAGES._replace(duration=last + 1 - first, start_time=first, end_time=last + 1, message_count=count)
+
+
+def _text(err: Exception) -> str:
+    """The error as a user reads it: with its type, unless its text says what it is."""
+    if isinstance(err, (mcap_scan.McapDamage, db3_rows.Db3Damage, OSError)) or not str(err):
+        return str(err) or type(err).__name__
+    return f"{type(err).__name__}: {err}"

@@ -39,7 +39,8 @@ from .measure import BenchError, Measurement, run_measured
 PERIOD_NS = 33_333_333
 RMEM_MAX = Path("/proc/sys/net/core/rmem_max")
 BRIDGE_MARGIN_S = 12.0  # the bridge outlives the load by this: both start-ups and the readers' matching
-_SUMMARY_LINE = re.compile(r"^(?P<topic>/\S+): (?P<received>\d+) received, (?P<logged>\d+) logged(?P<rest>.*)$")
+# The node's lines come behind its logger's prefix; the last line of a topic is its total.
+_SUMMARY_LINE = re.compile(r"(?P<topic>/\S+): (?P<received>\d+) received, (?P<logged>\d+) logged(?P<rest>.*)$")
 
 
 # -- conversion cost ---------------------------------------------------------------------------
@@ -232,7 +233,7 @@ def parse_summary(stderr: str) -> dict[str, TopicLoad]:
     """
     topics = {}
     for line in stderr.splitlines():
-        if match := _SUMMARY_LINE.match(line):
+        if match := _SUMMARY_LINE.search(line):
             dropped = re.search(r"(\d+) dropped", match["rest"])
             latency = re.search(r"latency p50 ([\d.]+) ms p99 ([\d.]+) ms", match["rest"])
             topics[match["topic"]] = TopicLoad(

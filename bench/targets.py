@@ -14,6 +14,7 @@ MAX_PEAK_RSS_MB = 500.0
 MAX_CONVERSION_MS = 1.0  # one 1080p rgb8 frame through Bridge.handle (median)
 CONVERSION_CASE = "rgb8 1920x1080 Image"
 MAX_DDS_P99_MS = 50.0
+MIN_ROS2_LOGGED = 0.99  # of the frames an rclpy camera published
 
 
 @dataclass(frozen=True)
@@ -69,6 +70,16 @@ def dds_target(load: DdsLoad, label: str) -> Target:
         f"DDS {load.cameras} cameras, {label}: no frame lost or dropped, p99 < {MAX_DDS_P99_MS:g} ms",
         f"{load.missing} of {sum(t.sent for t in load.topics)} frames missing, {latency}", passed,
         _relative(p99, MAX_DDS_P99_MS) if p99 is not None else "-",
+    )  # fmt: skip
+
+
+def ros2_target(load: DdsLoad, bridge: str) -> Target:
+    sent = sum(t.sent for t in load.topics)
+    logged = sum(t.logged for t in load.topics)
+    share = logged / sent if sent else 0.0
+    return Target(
+        f"one rclpy camera into the {bridge}: >= {MIN_ROS2_LOGGED:.0%} of the frames logged",
+        f"{logged} of {sent} ({share:.1%})", share >= MIN_ROS2_LOGGED, f"{(share - MIN_ROS2_LOGGED) * 100:+.1f} points",
     )  # fmt: skip
 
 

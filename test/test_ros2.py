@@ -1,0 +1,313 @@
+"""Real ROS 2: the node and `live` against an rclpy camera (test/ros2_camera.py) on Fast DDS.
+
+ROS 2 comes from its PyPI wheels (`test/ros2/install.sh`, which `.ci/run` runs): Jazzy in the test
+environment, Kilted in `.venv-kilted` beside it. The node runs in the test environment's ROS 2;
+the camera runs in each ROS 2 there is, so that `live` (Cyclone DDS) is tested against Fast DDS 2
+(Jazzy) and 3 (Kilted). Tests skip where no ROS 2 is installed.
+
+Every process keeps DDS on 127.0.0.1 (Fast DDS through a profile, Cyclone DDS through
+CYCLONEDDS_URI) on a random domain, so that parallel runs do not meet and nothing leaves the machine.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import re
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Iterator
+
+import cv2
+import numpy as np
+import pyarrow as pa
+import pytest
+import rerun as rr
+from cli_process import REPO, running_bridge
+from recordings import column
+from ros2_camera import (
+    COLOR, COLOR_FRAME, COLOR_INFO, COMPRESSED, DEPTH, DEPTH_INFO, DEPTH_SHAPE, STATIC_TRANSFORMS, TF, TF_STATIC,
+    color_for, depth_for, focal_length_for, jpeg_for, translation_for,
+)  # fmt: skip
+
+TEST_DIR = Path(__file__).parent
+FASTDDS_PROFILE = TEST_DIR / "ros2" / "fastdds_loopback.xml"
+CYCLONEDDS_LOOPBACK = (
+    '<CycloneDDS><Domain Id="any"><General><Interfaces><NetworkInterface name="lo" multicast="false"/>'
+    "</Interfaces><AllowMulticast>false</AllowMulticast></General><Discovery><ParticipantIndex>auto"
+    "</ParticipantIndex><MaxAutoParticipantIndex>32</MaxAutoParticipantIndex><Peers><Peer address=\"127.0.0.1\"/>"
+    "</Peers></Discovery></Domain></CycloneDDS>"
+)
+ALL_TOPICS = [COLOR, DEPTH, COMPRESSED, COLOR_INFO, DEPTH_INFO, TF, TF_STATIC]
+STREAMED = [COLOR, DEPTH, COMPRESSED, COLOR_INFO, DEPTH_INFO, TF]
+CONFIG = f"""
+auto: false
+topics:
+  {COLOR}: {{kind: image}}
+  {DEPTH}: {{kind: depth, queue_size: 5}}
+  {COMPRESSED}: {{kind: compressed}}
+  {COLOR_INFO}: {{kind: camera_info}}
+  {DEPTH_INFO}: {{kind: camera_info}}
+  {TF}: {{kind: tf}}
+  {TF_STATIC}: {{kind: tf}}
+"""
+
+
+def env_for(python: str, env: dict[str, str]) -> dict[str, str]:
+    """`env` for a Python of another venv than this one.
+
+    The ROS 2 wheels restart each Python once with their libraries on LD_LIBRARY_PATH and a flag saying
+    so (ros_wheels_bootstrapper); a child of this process inherits both, which a Python of other ROS 2
+    wheels must not: it would look for its libraries in this venv.
+    """
+    if python == sys.executable:
+        return env
+    library_path = [p for p in env.get("LD_LIBRARY_PATH", "").split(os.pathsep) if p and not p.startswith(sys.prefix)]
+    others = {name: value for name, value in env.items() if name != "_ROS_WHEELS_BOOTSTRAP_COMPLETE"}
+    return {**others, "LD_LIBRARY_PATH": os.pathsep.join(library_path)}
+
+
+def _has_rclpy(python: str) -> bool:
+    check = "import rclpy, sensor_msgs.msg, tf2_msgs.msg"
+    result = subprocess.run([python, "-c", check], capture_output=True, timeout=60, env=env_for(python, dict(os.environ)))
+    return result.returncode == 0
+
+
+ROS_PYTHONS = {
+    name: python
+    for name, python in (("jazzy", sys.executable), ("kilted", str(REPO / ".venv-kilted" / "bin" / "python")))
+    if Path(python).exists() and _has_rclpy(python)
+}
+needs_ros = pytest.mark.skipif("jazzy" not in ROS_PYTHONS, reason="no ROS 2 here: run test/ros2/install.sh .venv")
+
+
+@pytest.fixture
+def ros_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
+    """Loopback-only DDS on a domain of its own, for this process and every process it starts."""
+    (tmp_path / "cyclonedds.xml").write_text(CYCLONEDDS_LOOPBACK)
+    dds = {
+        "ROS_DOMAIN_ID": str(random.randint(10, 200)),
+        # Fast DDS 2 (Jazzy) reads the first name only, Fast DDS 3 (Kilted) the second (and warns about the first).
+        "FASTRTPS_DEFAULT_PROFILES_FILE": str(FASTDDS_PROFILE),
+        "FASTDDS_DEFAULT_PROFILES_FILE": str(FASTDDS_PROFILE),
+        "CYCLONEDDS_URI": (tmp_path / "cyclonedds.xml").as_uri(),
+    }
+    for name, value in dds.items():
+        monkeypatch.setenv(name, value)
+    for name in ("ROS_AUTOMATIC_DISCOVERY_RANGE", "ROS_LOCALHOST_ONLY", "ROS_STATIC_PEERS", "RMW_IMPLEMENTATION"):
+        monkeypatch.delenv(name, raising=False)
+    return dict(os.environ)
+
+
+@pytest.fixture
+def jpegs(tmp_path: Path) -> list[Path]:
+    paths = []
+    for index in range(3):
+        path = tmp_path / f"frame{index}.jpg"
+        path.write_bytes(cv2.imencode(".jpg", np.full((48, 64, 3), 60 * index, np.uint8))[1].tobytes())
+        paths.append(path)
+    return paths
+
+
+@contextmanager
+def camera(python: str, env: dict[str, str], *args: str | Path) -> Iterator[subprocess.Popen]:
+    """The rclpy camera in its own process; its stdout (the stamps, as JSON) is read when it ends."""
+    command = [python, str(TEST_DIR / "ros2_camera.py"), *map(str, args)]
+    process = subprocess.Popen(command, env=env_for(python, env), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        yield process
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+
+
+def sent_stamps(process: subprocess.Popen) -> list[int]:
+    stdout, stderr = process.communicate(timeout=120)
+    assert process.returncode == 0, stderr
+    return json.loads(stdout)["stamps"]
+
+
+@contextmanager
+def bridge_node(*parameters: str) -> Iterator[subprocess.Popen]:
+    """`bridge_node --ros-args -p NAME:=VALUE ...` as `ros2 run` starts it, with its stderr (the ROS log) as text."""
+    command = [sys.executable, "-m", "bridge.node", "--ros-args"]
+    command += [arg for parameter in parameters for arg in ("-p", parameter)]
+    process = subprocess.Popen(command, cwd=REPO, stderr=subprocess.PIPE, text=True,
+                               env={**os.environ, "PYTHONPATH": str(REPO)})  # fmt: skip
+    try:
+        yield process
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+
+
+def read_back(path: Path) -> tuple[pa.Table, list[str]]:
+    """The recording's rows on `ros2_timestamp`, and its recording ids."""
+    with rr.server.Server(datasets={"d": [str(path)]}) as server:
+        dataset = server.client().get_dataset("d")
+        return dataset.reader(index="ros2_timestamp").to_arrow_table(), dataset.segment_ids()
+
+
+def cells(table: pa.Table, name: str) -> list[tuple[int, pa.Scalar]]:
+    """(ros2_timestamp in ns, first instance) of each row where column `name` has data."""
+    stamps = table.column("ros2_timestamp").cast(pa.int64()).to_pylist()
+    values = table.column(name).combine_chunks()
+    return [(stamp, values[row].values[0]) for row, stamp in enumerate(stamps) if values[row].is_valid]
+
+
+def buffer(instance: pa.Scalar) -> np.ndarray:
+    return instance.values.to_numpy(zero_copy_only=False)
+
+
+def summary_counts(log: str) -> dict[str, dict[str, int]]:
+    """topic -> {received, logged, dropped, failed, skipped} from the bridge's closing per-topic lines."""
+    counts: dict[str, dict[str, int]] = {}
+    for topic, rest in re.findall(r"(/[\w/]+): (\d+ received.*)$", log, re.MULTILINE):
+        counts[topic] = {name: int(n) for n, name in re.findall(r"(\d+) (received|logged|dropped|failed|skipped)", rest)}
+    return counts
+
+
+def assert_complete_and_exact(output: Path, log: str, stamps: list[int], jpeg_paths: list[Path], width: int, height: int) -> pa.Table:
+    """Every topic logged, every received frame accounted for, every logged row exactly what was sent with its stamp."""
+    counts = summary_counts(log)
+    for topic in ALL_TOPICS:
+        topic_counts = counts.get(topic, {})
+        assert topic_counts.get("logged", 0) > 0, (topic, log)
+        assert topic_counts["received"] == topic_counts["logged"] + topic_counts.get("dropped", 0), (topic, topic_counts)
+        assert not topic_counts.get("failed"), (topic, log)
+
+    table, _ = read_back(output)
+    jpegs = [path.read_bytes() for path in jpeg_paths]
+    sent = set(stamps)
+    checks = {
+        f"{COLOR}:Image:buffer": lambda stamp, cell: np.array_equal(buffer(cell), color_for(stamp, (height, width)).ravel()),
+        f"{DEPTH}:DepthImage:buffer": lambda stamp, cell: np.array_equal(buffer(cell).view(np.uint16), depth_for(stamp).ravel()),
+        f"{COMPRESSED}:EncodedImage:blob": lambda stamp, cell: buffer(cell).tobytes() == jpeg_for(stamp, jpegs),
+        f"{COLOR_INFO}:Pinhole:image_from_camera": lambda stamp, cell: cell.as_py()[0] == focal_length_for(stamp),
+        # The depth camera's calibration is at twice its resolution: binning halves its focal length back.
+        f"{DEPTH_INFO}:Pinhole:image_from_camera": lambda stamp, cell: cell.as_py()[0] == focal_length_for(stamp),
+        f"{TF}:Transform3D:translation": lambda stamp, cell: np.allclose(cell.as_py(), translation_for(stamp)),
+    }  # fmt: skip
+    for name, matches in checks.items():
+        rows = cells(table, name)
+        assert len(rows) == counts[name.split(":")[0]]["logged"], name
+        assert all(stamp in sent and matches(stamp, cell) for stamp, cell in rows), name
+    assert column(table, f"{DEPTH_INFO}:Pinhole:resolution")[0] == [[float(DEPTH_SHAPE[1]), float(DEPTH_SHAPE[0])]]
+    assert column(table, f"{COLOR}:CoordinateFrame:frame")[0] == [COLOR_FRAME + "_image_plane"]
+    static_children = column(table, f"{TF_STATIC}:Transform3D:child_frame")[0]
+    assert sorted(static_children) == sorted(child for _, child, _, _ in STATIC_TRANSFORMS)
+    return table
+
+
+def no_errors(log: str) -> bool:
+    return not re.search(r"\[(ERROR|FATAL)\]|Traceback", log)
+
+
+# -- the node ------------------------------------------------------------------------------------
+
+
+@needs_ros
+@pytest.mark.parametrize("stop", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
+def test_node_records_every_frame_it_receives_exactly(tmp_path: Path, ros_env: dict, jpegs: list[Path], stop: int) -> None:
+    config = tmp_path / "bridge.yaml"
+    config.write_text(CONFIG)
+    output = tmp_path / "node.rrd"
+    # The camera latches /tf_static first, before the node exists; then it waits for the node's subscriptions.
+    with camera(sys.executable, ros_env, "--seconds", 3, *[a for j in jpegs for a in ("--jpeg", j)],
+                *[a for t in STREAMED for a in ("--expect", t)]) as publisher:  # fmt: skip
+        time.sleep(1.0)
+        with bridge_node(f"config:={config}", f"output:={output}", "recording_id:=42", "application_id:=007") as node:
+            stamps = sent_stamps(publisher)
+            time.sleep(0.5)
+            node.send_signal(stop)
+            _, log = node.communicate(timeout=60)
+
+    assert node.returncode == 0, log
+    assert no_errors(log), log
+    assert_complete_and_exact(output, log, stamps, jpegs, width=1280, height=720)
+    _, recording_ids = read_back(output)
+    assert recording_ids == ["42"]
+
+
+@needs_ros
+def test_node_in_auto_mode_loses_no_frame_to_start_up(tmp_path: Path, ros_env: dict) -> None:
+    output = tmp_path / "auto.rrd"
+    with bridge_node(f"output:={output}") as node:
+        time.sleep(3.0)  # the node is up and watching the graph before the camera appears
+        with camera(sys.executable, ros_env, "--seconds", 2, "--width", 320, "--height", 240,
+                    *[a for t in (COLOR, DEPTH, COLOR_INFO, TF) for a in ("--expect", t)]) as publisher:  # fmt: skip
+            stamps = sent_stamps(publisher)
+        time.sleep(0.5)
+        node.send_signal(signal.SIGINT)
+        _, log = node.communicate(timeout=60)
+
+    assert node.returncode == 0 and no_errors(log), log
+    counts = summary_counts(log)
+    for topic in (COLOR, DEPTH, COLOR_INFO, TF):
+        assert counts[topic]["logged"] == len(stamps), (topic, counts[topic])
+
+
+@needs_ros
+def test_node_reports_configured_topics_nobody_publishes(tmp_path: Path, ros_env: dict) -> None:
+    config = tmp_path / "bridge.yaml"
+    config.write_text(f"auto: false\ntopics:\n  /nobody/image_raw: {{kind: image}}\n")
+    output = tmp_path / "out.rrd"
+    with bridge_node(f"config:={config}", f"output:={output}") as node:
+        time.sleep(9.0)  # start-up, and the five seconds the node gives a topic
+        node.send_signal(signal.SIGINT)
+        _, log = node.communicate(timeout=60)
+    assert node.returncode == 0, log
+    assert "/nobody/image_raw: no publisher" in log
+    assert "nothing was recorded: no file written" in log and not output.exists()
+
+
+@needs_ros
+def test_node_rejects_an_invalid_config_with_status_2(tmp_path: Path, ros_env: dict) -> None:
+    config = tmp_path / "bad.yaml"
+    config.write_text("topics: {/cam/depth: {meter: -1}}\n")
+    with bridge_node(f"config:={config}", f"output:={tmp_path / 'out.rrd'}") as node:
+        _, log = node.communicate(timeout=60)
+    assert node.returncode == 2
+    assert "topics./cam/depth.meter" in log and "Traceback" not in log
+
+
+# -- `live`: Cyclone DDS against rclpy on Fast DDS --------------------------------------------------
+
+
+@needs_ros
+@pytest.mark.parametrize("distro", ["jazzy", "kilted"])
+def test_live_records_an_rclpy_camera_on_fast_dds(tmp_path: Path, ros_env: dict, jpegs: list[Path], distro: str) -> None:
+    if distro not in ROS_PYTHONS:
+        pytest.skip(f"no ROS 2 {distro} here: run test/ros2/install.sh .venv-{distro} {distro}")
+    config = tmp_path / "bridge.yaml"
+    config.write_text(CONFIG)
+    output = tmp_path / "live.rrd"
+    with camera(ROS_PYTHONS[distro], ros_env, "--seconds", 3, *[a for j in jpegs for a in ("--jpeg", j)],
+                *[a for t in STREAMED for a in ("--expect", t)]) as publisher:  # fmt: skip
+        time.sleep(1.0)
+        with running_bridge("live", "-c", config, "-o", output) as bridge:
+            stamps = sent_stamps(publisher)
+            time.sleep(0.5)
+            bridge.send_signal(signal.SIGTERM)
+            _, log = bridge.communicate(timeout=60)
+
+    assert bridge.returncode == 0, log
+    assert_complete_and_exact(output, log, stamps, jpegs, width=1280, height=720)
+
+
+def test_live_without_a_publisher_says_so_and_fails(tmp_path: Path, ros_env: dict) -> None:
+    config = tmp_path / "bridge.yaml"
+    config.write_text(f"auto: false\ntopics:\n  {COLOR}: {{kind: image}}\n")
+    with running_bridge("live", "-c", config, "-o", tmp_path / "live.rrd", "--duration", 6) as bridge:
+        _, log = bridge.communicate(timeout=60)
+    assert bridge.returncode == 1, log
+    assert f"{COLOR}: no publisher" in log
+    assert "nothing was converted: no file written" in log

@@ -3,7 +3,7 @@
 One camera at 30 Hz: 1280x720 rgb8 colour (or the same frames as JPEG
 CompressedImage), 848x480 16UC1 depth in millimetres, and a CameraInfo for
 each. MCAP chunks are not compressed, as `ros2 bag record` does by default.
-Bags land in `bench/data/<colour>-<storage>-<size>MB/` and are reused when a
+Bags land in `~/.cache/ros2_rerun_bridge/bench/<colour>-<storage>-<size>MB/` and are reused when a
 complete one (with its `bench.json`) is already there.
 
     python -m bench.make_bags --sizes 300 1000 --variants raw-mcap jpeg-mcap
@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import shutil
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -22,7 +23,8 @@ from rosbags.rosbag2 import StoragePlugin, Writer
 
 from . import messages as m
 
-DATA_DIR = Path(__file__).parent / "data"
+# Several GB of generated bags: a cache, outside the repository.
+DATA_DIR = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "ros2_rerun_bridge" / "bench"
 COLOUR_SIZE = (1280, 720)
 DEPTH_SIZE = (848, 480)
 RATE_HZ = 30

@@ -33,20 +33,21 @@ THREAD_ROLES = {
 HOW_TO_RUN = f"""\
 ## How to run
 
-    .venv/bin/python -m bench.run            # the full suite, a few minutes to an hour
+    .venv/bin/python -m bench.run --docs     # the full suite, a few minutes to an hour
     .venv/bin/python -m bench.run --quick    # one ~200 MB size, shorter live runs
     .venv/bin/python -m bench.run --sizes 500 8000 --variants raw-mcap --repeat 5 --no-dds
 
-It writes this file and `docs/benchmarks.png` (with matplotlib: `pip install -e '.[bench]'`). What it does:
+With `--docs` it writes this file and `docs/benchmarks.png` (the plot needs matplotlib:
+`pip install -e '.[bench]'`); without, the same into `bench/results/`. What it does:
 
-- **Bags** (`bench/make_bags.py`, into `bench/data/`, reused when present): one RGB-D camera at
+- **Bags** (`bench/make_bags.py`, into `~/.cache/ros2_rerun_bridge/bench/`, reused when present): one RGB-D camera at
   30 Hz, 1280x720 rgb8 colour (variant `raw`) or the same frames as JPEG CompressedImage (`jpeg`),
   848x480 16UC1 depth and a CameraInfo for each, in MCAP or sqlite3 storage. MCAP chunks are not
   compressed, as `ros2 bag record`'s default. A few frames are pre-rendered and reused with the
   sequence number stamped into their pixels (JPEG frames are reused as encoded).
 - **Replay** (`bench/replay_bench.py`): each tool is its own process on the same bag, which is read
   once beforehand so that every tool finds it in the page cache, writing to the same disk
-  (`bench/data/out/`, outputs deleted once measured); of `--repeat` runs the fastest is kept.
+  (`out/` beside the bags, outputs deleted once measured); of `--repeat` runs the fastest is kept.
   Tools: `ros2-rerun-bridge replay BAG -o out.rrd --no-progress`; `rerun mcap convert` (Rerun's
   native importer, MCAP only); a naive script (`bench/naive_convert.py`: rosbags AnyReader,
   deserialize, one `rr.log` per message); and `cp` of the bag file (the storage's limit: with bags
@@ -68,6 +69,11 @@ It writes this file and `docs/benchmarks.png` (with matplotlib: `pip install -e 
   {BRIDGE_MARGIN_S:g} s (both start-ups, matching), idle at the end: compare CPU seconds. Its CPU by
   thread is sampled from `/proc` over its whole run (threads named alike are summed; Python's are
   all "python", start-up included).
+- **One camera from real ROS 2** (`bench/ros2_bench.py`, where rclpy is installed: `test/ros2/install.sh`):
+  the rclpy camera of the tests (`test/ros2_camera.py`: 1280x720 rgb8, 640x480 16UC1 and two CameraInfo
+  at 30 Hz, reliable, over Fast DDS on loopback) into the ROS 2 node (Fast DDS, socket receive buffer
+  32 MiB as the README advises, capped by `net.core.rmem_max`) and into `live` (Cyclone DDS with the
+  bridge's own settings). Latency runs from the DDS source timestamp to logging.
 """
 
 
@@ -86,6 +92,7 @@ class Results:
     profiles: dict[str, dict[str, float]] = field(default_factory=dict)  # bag name -> seconds per phase of a replay
     conversions: list[ConversionCost] = field(default_factory=list)
     dds: list[DdsRun] = field(default_factory=list)
+    ros2: dict[str, DdsLoad] = field(default_factory=dict)  # "node" / "live" -> one rclpy camera into it
     targets: list[Target] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)  # what was skipped and why, and the caller's remarks
 
@@ -254,6 +261,14 @@ def dds_write_rate(runs: Sequence[DdsRun], conversions: Sequence[ConversionCost]
             f"(\"sustained\"); the loads carry {loads} of pixels.")
 
 
+def ros2_table(loads: dict[str, DdsLoad]) -> str:
+    rows = []
+    for bridge, load in loads.items():
+        for t in load.topics:
+            rows.append((bridge, t.topic, t.sent, t.received, t.logged, t.lost, t.dropped, _ms(t.p50_ms), _ms(t.p99_ms)))
+    return table(("bridge", "topic", "published", "received", "logged", "lost in DDS", "dropped", "p50 ms", "p99 ms"), rows)
+
+
 def _ms(value: float | None) -> str:
     return f"{value:.1f}" if value is not None else "-"
 
@@ -286,6 +301,8 @@ def render(results: Results, machine_info: dict[str, str], date: str, command: s
             parts += ["### The bridge's CPU by thread", threads]
         if rate := dds_write_rate(results.dds, results.conversions):
             parts.append(rate)
+    if results.ros2:
+        parts += ["## Live: one camera from a real ROS 2 publisher (`bench/ros2_bench.py`)", ros2_table(results.ros2)]
     if plot is not None:
         parts += ["## Throughput and memory against bag size", f"![throughput and peak RSS]({plot.name})"]
     if results.notes:

@@ -1,8 +1,9 @@
-"""The benchmark suite in one command: bags, replay, live conversion, DDS load, targets, docs/benchmarks.md.
+"""The benchmark suite in one command: bags, replay, live conversion, DDS load, targets, a report.
 
-    .venv/bin/python -m bench.run [--quick] [--sizes MB ...] [--variants raw-mcap ...] [--repeat N]
+    .venv/bin/python -m bench.run [--quick] [--sizes MB ...] [--variants raw-mcap ...] [--repeat N] [--docs]
 
-See docs/benchmarks.md (which this writes) for what is measured and how.
+The report goes to bench/results/benchmarks.md, or with --docs to the committed docs/benchmarks.md;
+see the latter for what is measured and how. Bags are generated into ~/.cache/ros2_rerun_bridge/bench.
 """
 
 from __future__ import annotations
@@ -20,7 +21,12 @@ from .live_bench import max_receive_buffer, measure_conversions, run_dds_load
 from .make_bags import DATA_DIR, VARIANTS, BagSpec, BenchBag, ensure_bag
 from .measure import REPO, BenchError
 from .replay_bench import profile_phases, run_replay
-from .targets import conversion_target, dds_target, replay_targets
+from .ros2_bench import BRIDGES, has_rclpy, run_ros2_camera
+from .targets import conversion_target, dds_target, replay_targets, ros2_target
+
+
+RESULTS = REPO / "bench" / "results" / "benchmarks.md"  # ignored by git: a run's own results
+DOCS = REPO / "docs" / "benchmarks.md"  # the committed report, rewritten only when asked
 
 
 @dataclass(frozen=True)
@@ -49,8 +55,11 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--no-replay", action="store_true")
     parser.add_argument("--no-live", action="store_true", help="neither the conversion costs nor the DDS load")
     parser.add_argument("--no-dds", action="store_true")
-    parser.add_argument("--data-dir", type=Path, default=DATA_DIR, metavar="DIR", help="bags and outputs (bench/data)")
-    parser.add_argument("--report", type=Path, default=REPO / "docs" / "benchmarks.md", help="docs/benchmarks.md")
+    parser.add_argument("--no-ros2", action="store_true", help="not the rclpy camera into the node and `live`")
+    parser.add_argument("--data-dir", type=Path, default=DATA_DIR, metavar="DIR", help=f"bags and outputs ({DATA_DIR})")
+    parser.add_argument("--report", type=Path, default=RESULTS, help=f"the report to write ({RESULTS.relative_to(REPO)})")
+    parser.add_argument("--docs", dest="report", action="store_const", const=DOCS,
+                        help=f"write the committed report, {DOCS.relative_to(REPO)}, with its plot")  # fmt: skip
     parser.add_argument("--note", action="append", default=[], help="a line for the report's notes (repeatable)")
     args = parser.parse_args(argv)
     if args.repeat is not None and args.repeat < 1:
@@ -105,6 +114,23 @@ def run_live_part(results: report.Results, args: argparse.Namespace, chosen: Set
     if not args.no_dds:
         results.dds = run_dds_loads(args.cameras, chosen.dds_seconds, out_dir, results.notes)
         results.targets += [dds_target(run.load, run.label) for run in results.dds if run.load.cameras == args.cameras]
+    if not args.no_ros2:
+        run_ros2_part(results, chosen.dds_seconds, out_dir)
+
+
+def run_ros2_part(results: report.Results, seconds: float, out_dir: Path) -> None:
+    if not has_rclpy():
+        results.notes.append("no rclpy here: the real ROS 2 camera was not run (test/ros2/install.sh .venv)")
+        return
+    for bridge in BRIDGES:
+        section(f"One rclpy camera into the {bridge} for {seconds:g} s")
+        try:
+            results.ros2[bridge] = load = run_ros2_camera(bridge, seconds, out_dir)
+        except BenchError as err:
+            results.notes.append(f"rclpy camera into the {bridge} skipped: {err}")
+            continue
+        results.targets.append(ros2_target(load, bridge))
+        print(report.ros2_table({bridge: load}))
 
 
 def write_report(results: report.Results, path: Path, data_dir: Path, command: str) -> None:

@@ -1,4 +1,9 @@
-"""`ros2-rerun-bridge`: replay bags, bridge live DDS topics, check configs, run the demo."""
+"""`ros2-rerun-bridge`: replay bags, bridge live DDS topics, inspect bags, check configs, run the demo.
+
+Exit status: 0 done; 1 a failure during the work (a bag unreadable to its end, a file that stopped taking
+data, nothing recorded); 2 a usage or configuration error; 130 a replay interrupted by Ctrl-C or SIGTERM
+(what it converted so far is in its file, complete). Ctrl-C is how `live` normally ends: status 0.
+"""
 
 from __future__ import annotations
 
@@ -7,185 +12,335 @@ import logging
 import signal
 import sys
 import threading
-from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path
-from typing import Iterator, Sequence
+from typing import Sequence
 
-from tqdm.contrib.logging import logging_redirect_tqdm
+from . import __version__
 
-from .config import BridgeConfig, ConfigError, ServeConfig, SinksConfig, load_config
-from .core import Bridge
-from .core.overrides import RecordingOverrides
-from .replay import ReplayOptions, replay
-from .sinks import Recording, SinkError
-from .sinks.blueprint import configured_blueprint
+# Everything heavier (rerun-sdk, rosbags, cyclonedds: a second to import) is imported in the commands,
+# after Ctrl-C and SIGTERM are handled: an interrupt during start-up then ends the run cleanly.
 
 log = logging.getLogger("ros2_rerun_bridge")
 
 DEFAULT_VIEWER_URL = "rerun+http://127.0.0.1:9876/proxy"
-EXIT_INTERRUPTED = 130  # 128 + SIGINT, as shells report it: scripts must not take a cut-short replay as done
+EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 1, 2, 130  # 130 = 128 + SIGINT, as shells report it
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = _parser()
-    args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, format="%(levelname)s: %(message)s")
-    log.setLevel(logging.INFO)
+    signal.signal(signal.SIGTERM, _interrupt)  # Ctrl-C already raises KeyboardInterrupt
+    try:
+        args = _parser().parse_args(argv)
+        _configure_logging(args.verbosity)
+        status = _run(args)
+    except KeyboardInterrupt:
+        log.warning("interrupted")
+        status = EXIT_INTERRUPTED
+    # The work is done, its file complete: a late Ctrl-C must not turn that into a signal exit.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    return status
+
+
+def _run(args: argparse.Namespace) -> int:
+    from .config import ConfigError
+    from .sinks import OutputError, SinkError
+
     try:
         return args.run(args)
-    except (ConfigError, SinkError) as err:
+    except (ConfigError, SinkError, OutputError) as err:
         log.error("%s", err)
-        return 2
-
-
-def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="ros2-rerun-bridge", description=__doc__)
-    parser.add_argument("-v", "--verbose", action="store_true", help="also print informational messages")
-    commands = parser.add_subparsers(required=True, metavar="COMMAND")
-
-    replay_cmd = commands.add_parser("replay", help="convert rosbag2 recordings (folders, .db3, .mcap)")
-    replay_cmd.add_argument("bags", nargs="+", type=Path, metavar="BAG")
-    _add_config_and_sinks(replay_cmd)
-    replay_cmd.add_argument("--include", action="append", default=[], metavar="REGEX", help="only topics matching")
-    replay_cmd.add_argument("--exclude", action="append", default=[], metavar="REGEX", help="leave out topics matching")
-    replay_cmd.add_argument("--start", type=float, metavar="SEC", help="begin this many seconds into the bag")
-    replay_cmd.add_argument("--end", type=float, metavar="SEC", help="stop this many seconds into the bag")
-    replay_cmd.add_argument("--rate", type=float, metavar="X", help="play at X times real time (default: as fast as possible)")
-    replay_cmd.add_argument("--no-progress", action="store_true", help="no progress bar")
-    replay_cmd.set_defaults(run=_run_replay)
-
-    live_cmd = commands.add_parser("live", help="bridge live ROS 2 topics over DDS, without ROS installed")
-    _add_config_and_sinks(live_cmd)
-    live_cmd.add_argument("--duration", type=float, metavar="SEC", help="stop after this long (default: until Ctrl-C)")
-    live_cmd.set_defaults(run=_run_live)
-
-    check_cmd = commands.add_parser("check-config", help="validate a config file")
-    check_cmd.add_argument("config", type=Path)
-    check_cmd.set_defaults(run=_run_check_config)
-
-    demo_cmd = commands.add_parser("demo", help="synthesise an RGB-D bag and replay it into demo.rrd")
-    demo_cmd.add_argument("-o", "--output", type=Path, default=Path("demo.rrd"), help="recording to write (demo.rrd)")
-    demo_cmd.add_argument("--bag", type=Path, default=Path("demo_bag"), help="where to write the bag (demo_bag)")
-    demo_cmd.add_argument("--frames", type=int, default=60, help="frames of the sequence (60)")
-    demo_cmd.set_defaults(run=_run_demo)
-    return parser
-
-
-def _add_config_and_sinks(command: argparse.ArgumentParser) -> None:
-    command.add_argument("-c", "--config", type=Path, help="YAML config (topics, entity paths, options, sinks)")
-    sinks = command.add_argument_group("sinks (any number; they replace the config's)")
-    sinks.add_argument("-o", "--output", type=Path, metavar="FILE.rrd", help="write a recording file")
-    sinks.add_argument("--spawn", action="store_true", help="start a native viewer and stream to it")
-    sinks.add_argument("--connect", nargs="?", const=DEFAULT_VIEWER_URL, metavar="URL", help="stream to a viewer")
-    sinks.add_argument("--serve", action="store_true", help="serve gRPC and a web viewer")
-    sinks.add_argument("--grpc-port", type=int, default=ServeConfig.grpc_port, help="with --serve (9876)")
-    sinks.add_argument("--web-port", type=int, default=ServeConfig.web_port, help="with --serve (9090)")
-    sinks.add_argument("--bind", default=ServeConfig.bind, help="with --serve: the gRPC server's address (0.0.0.0)")
-    command.add_argument("--application-id", help="Rerun application id")
-    command.add_argument("--recording-id", help="Rerun recording id (same id: recordings merge in the viewer)")
-
-
-def _config(args: argparse.Namespace, default_file: Path | None = None) -> BridgeConfig:
-    """The config file (or the defaults) under the command line's sinks and ids."""
-    config = RecordingOverrides(
-        sinks=SinksConfig(
-            file=args.output,
-            spawn=args.spawn,
-            connect=args.connect,
-            serve=ServeConfig(args.grpc_port, args.web_port, args.bind) if args.serve else None,
-        ),
-        application_id=args.application_id,
-        recording_id=args.recording_id,
-    ).apply(load_config(args.config) if args.config else BridgeConfig())
-    if not config.recording.sinks.any() and default_file is not None:
-        config = config.with_sinks(SinksConfig(file=default_file))
-    return config
-
-
-@contextmanager
-def _bridge(config: BridgeConfig) -> Iterator[Bridge]:
-    """A bridge whose recording is closed complete on a normal end, on Ctrl-C and on SIGTERM."""
-    recording = Recording(config.recording)
-    bridge = Bridge(config, recording)
-    previous_sigterm = signal.signal(signal.SIGTERM, _interrupt)
-    try:
-        with logging_redirect_tqdm():
-            yield bridge
-    except KeyboardInterrupt:
-        log.warning("interrupted: closing the recording")
-    finally:
-        recording.close()
-        for line in bridge.summary():
-            print(line, file=sys.stderr)
-        if config.recording.sinks.file is not None:
-            print(f"wrote {config.recording.sinks.file}", file=sys.stderr)
-        signal.signal(signal.SIGTERM, previous_sigterm)
+        return EXIT_USAGE
 
 
 def _interrupt(signum: int, frame: object) -> None:
     raise KeyboardInterrupt
 
 
+def _configure_logging(verbosity: int) -> None:
+    level = {-1: logging.ERROR, 0: logging.WARNING, 1: logging.INFO}[max(-1, min(verbosity, 1))]
+    logging.basicConfig(level=level, format="%(levelname)s: %(message)s")
+    log.setLevel(level)
+
+
+# -- the command line -------------------------------------------------------------------------------
+
+
+def _parser() -> argparse.ArgumentParser:
+    from .config import ServeConfig
+
+    # -v/-q are accepted before and after the command; SUPPRESS keeps a command's default from undoing the former.
+    verbosity = argparse.ArgumentParser(add_help=False)
+    verbosity.add_argument("-v", "--verbose", dest="verbosity", action="store_const", const=1, default=argparse.SUPPRESS,
+                           help="also print informational messages (subscriptions, periodic statistics)")  # fmt: skip
+    verbosity.add_argument("-q", "--quiet", dest="verbosity", action="store_const", const=-1, default=argparse.SUPPRESS,
+                           help="print errors only (no warnings, no summary)")  # fmt: skip
+    parser = argparse.ArgumentParser(prog="ros2-rerun-bridge", description=__doc__, parents=[verbosity],
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)  # fmt: skip
+    parser.set_defaults(verbosity=0)
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    commands = parser.add_subparsers(required=True, metavar="COMMAND")
+
+    def command(name: str, help: str) -> argparse.ArgumentParser:
+        return commands.add_parser(name, help=help, description=help, parents=[verbosity],
+                                   formatter_class=argparse.ArgumentDefaultsHelpFormatter)  # fmt: skip
+
+    replay_cmd = command("replay", "convert rosbag2 recordings (folders, .db3, .mcap) into a recording")
+    replay_cmd.add_argument("bags", nargs="+", type=Path, metavar="BAG", help="bag folders or .mcap/.db3 files")
+    _add_config_and_sinks(replay_cmd, ServeConfig(), output_help=(
+        "write this .rrd file (a folder: BAG_NAME.rrd in it); without any sink: BAG_NAME.rrd in the current folder"))
+    _add_filters(replay_cmd)
+    replay_cmd.add_argument("--start", type=float, metavar="SEC", help="begin this many seconds into the bag")
+    replay_cmd.add_argument("--end", type=float, metavar="SEC", help="stop this many seconds into the bag")
+    replay_cmd.add_argument("--rate", type=float, metavar="X", help="play at X times real time (default: as fast as possible)")
+    replay_cmd.add_argument("--no-progress", action="store_true", help="no progress bar (it shows on a terminal)")
+    replay_cmd.add_argument("-f", "--force", action="store_true",
+                            help="let the default output replace an existing file that is not a Rerun recording")  # fmt: skip
+    replay_cmd.set_defaults(run=_run_replay)
+
+    live_cmd = command("live", "bridge live ROS 2 topics over DDS (Cyclone DDS), without ROS installed, until Ctrl-C")
+    _add_config_and_sinks(live_cmd, ServeConfig(), output_help="write this .rrd file")
+    live_cmd.add_argument("--duration", type=float, metavar="SEC", help="stop after this long (default: until Ctrl-C)")
+    live_cmd.set_defaults(run=_run_live)
+
+    info_cmd = command("info", "list a bag's topics and what each would become, without converting")
+    info_cmd.add_argument("bags", nargs="+", type=Path, metavar="BAG", help="bag folders or .mcap/.db3 files")
+    info_cmd.add_argument("-c", "--config", type=Path, help="YAML config (default: every camera and TF topic)")
+    _add_filters(info_cmd)
+    info_cmd.set_defaults(run=_run_info)
+
+    check_cmd = command("check-config", "validate a config file")
+    check_cmd.add_argument("config", type=Path, help="YAML config file")
+    check_cmd.set_defaults(run=_run_check_config)
+
+    demo_cmd = command("demo", "synthesise an RGB-D bag and replay it into a recording")
+    demo_cmd.add_argument("-o", "--output", type=Path, default=Path("demo.rrd"), help="recording to write")
+    demo_cmd.add_argument("--bag", type=Path, default=Path("demo_bag"), help="where to write the bag")
+    demo_cmd.add_argument("--frames", type=int, default=60, help="frames of the sequence")
+    demo_cmd.set_defaults(run=_run_demo)
+    return parser
+
+
+def _add_config_and_sinks(command: argparse.ArgumentParser, serve: object, output_help: str) -> None:
+    command.add_argument("-c", "--config", type=Path, help="YAML config: topics, entity paths, options, sinks")
+    sinks = command.add_argument_group("sinks (any number; given here, they replace the config's)")
+    sinks.add_argument("-o", "--output", type=Path, metavar="FILE.rrd", help=output_help)
+    sinks.add_argument("--spawn", action="store_true", help="start a native viewer (needs a display) and stream to it")
+    sinks.add_argument("--connect", nargs="?", const=DEFAULT_VIEWER_URL, metavar="URL",
+                       help=f"stream to a viewer: a URL, HOST:PORT or PORT (no value: {DEFAULT_VIEWER_URL})")  # fmt: skip
+    sinks.add_argument("--serve", action="store_true", help="serve the recording over gRPC, and a web viewer")
+    sinks.add_argument("--grpc-port", type=int, default=serve.grpc_port, help="with --serve")
+    sinks.add_argument("--web-port", type=int, default=serve.web_port, help="with --serve")
+    sinks.add_argument("--bind", default=serve.bind, help="with --serve: the address both servers listen on")
+    command.add_argument("--application-id", help="Rerun application id (default: the config's, or ros2_rerun_bridge)")
+    command.add_argument("--recording-id", help="Rerun recording id; the same id merges recordings in the viewer "
+                                                "(default: the config's, or a new UUID)")  # fmt: skip
+
+
+def _add_filters(command: argparse.ArgumentParser) -> None:
+    command.add_argument("--include", action="append", default=[], metavar="REGEX",
+                         help="only topics matching (in full, as rosbag2 does); repeatable")  # fmt: skip
+    command.add_argument("--exclude", action="append", default=[], metavar="REGEX", help="leave out topics matching; repeatable")
+
+
+# -- configuration from the command line -------------------------------------------------------------
+
+
+def _config(args: argparse.Namespace):
+    """The config file (or the defaults) under the command line's sinks, ids and topic filters."""
+    from .config import BridgeConfig, ServeConfig, SinksConfig, load_config, parse_config, viewer_url
+    from .core.overrides import RecordingOverrides
+
+    config = load_config(args.config) if args.config else BridgeConfig()
+    sinks = getattr(args, "output", None) is not None or any(getattr(args, a, None) for a in ("spawn", "connect", "serve"))
+    if sinks or hasattr(args, "application_id"):
+        config = RecordingOverrides(
+            sinks=SinksConfig(
+                file=args.output,
+                spawn=args.spawn,
+                connect=viewer_url(args.connect) if args.connect else None,  # a URL, HOST:PORT or PORT
+                serve=ServeConfig(args.grpc_port, args.web_port, args.bind) if args.serve else None,
+            ),
+            application_id=args.application_id,
+            recording_id=args.recording_id,
+        ).apply(config)
+    # Checked as the config's own lists are, and named as options.
+    filters = parse_config({"include": args.include, "exclude": args.exclude}) if hasattr(args, "include") else None
+    if filters is not None:
+        config = config.with_filters(filters.include, filters.exclude)
+    return config
+
+
+def _replay_output(args: argparse.Namespace, config) -> object:
+    """The config with the replay's file sink settled: a default name, a folder filled in, inputs never overwritten."""
+    from .config import ConfigError, SinksConfig
+    from .sinks.output import is_recording
+
+    name = (args.bags[0].resolve().name.rsplit(".", 1)[0] or "recording") + ".rrd"
+    file = config.recording.sinks.file
+    if not config.recording.sinks.any():
+        file = Path(name)
+        if file.exists() and not file.is_dir() and not is_recording(file) and not args.force:
+            raise ConfigError(f"{file} exists and is not a Rerun recording: name the output with -o, or replace it with --force")
+        config = config.with_sinks(SinksConfig(file=file))
+    elif file is not None and (file.is_dir() or str(args.output or "").endswith("/")):
+        file = file / name
+        config = config.with_sinks(replace(config.recording.sinks, file=file))
+    if file is not None:
+        for bag in args.bags:
+            if bag.exists() and file.exists() and file.resolve() == bag.resolve():
+                raise ConfigError(f"{file}: this is an input; name another output with -o")
+            if bag.is_dir() and file.resolve().is_relative_to(bag.resolve()):
+                raise ConfigError(f"{file}: inside the bag {bag}; name an output outside it with -o")
+    return config
+
+
+def _check_replay_range(args: argparse.Namespace) -> None:
+    from .config import ConfigError
+
+    if args.rate is not None and not args.rate > 0:
+        raise ConfigError(f"--rate {args.rate:g}: must be more than 0 (1 is real time)")
+    for option, value in (("--start", args.start), ("--end", args.end)):
+        if value is not None and not value >= 0:
+            raise ConfigError(f"{option} {value:g}: seconds into the bag, at least 0")
+    if args.start is not None and args.end is not None and args.end <= args.start:
+        raise ConfigError(f"--end {args.end:g} is not after --start {args.start:g}")
+
+
+# -- the commands ---------------------------------------------------------------------------------------
+
+
 def _run_replay(args: argparse.Namespace) -> int:
-    config = _config(args, default_file=Path(args.bags[0].stem + ".rrd"))
-    config = config.with_filters(tuple(args.include), tuple(args.exclude))
+    from .replay import ReplayOptions, replay
+
+    _check_replay_range(args)
+    config = _replay_output(args, _config(args))
     options = ReplayOptions(args.start, args.end, args.rate, progress=False if args.no_progress else None)
-    errors: list[str] | None = None  # stays None when interrupted
-    with _bridge(config) as bridge:
-        errors = replay(args.bags, bridge, options)
-        if config.recording.sinks.serve is not None:
-            _serve_until_interrupted()
+    errors: list[str] | None = None  # stays None when interrupted mid-replay
+    with _Session(config, args.verbosity) as session:
+        errors = replay(args.bags, session.bridge, options)
+        if config.recording.sinks.serve is not None and session.bridge.logged_anything:
+            log.warning("replay done: still serving the recording to viewers until Ctrl-C")
+            threading.Event().wait()
     if errors is None:
         return EXIT_INTERRUPTED
-    return 1 if errors else 0
-
-
-def _serve_until_interrupted() -> None:
-    """Keep the served recording up for viewers that connect after the replay ended."""
-    log.warning("replay done: still serving the recording to viewers until Ctrl-C")
-    threading.Event().wait()
+    return session.status(EXIT_FAILED if errors else 0)
 
 
 def _run_live(args: argparse.Namespace) -> int:
-    from .sources.dds import DdsError, domain_id_from_env, run_live  # cyclonedds is only needed here
+    from .sinks.blueprint import configured_blueprint
+    from .sources.dds import DdsError, domain_id_from_env, run_live
 
     config = _config(args)
     domain_id = domain_id_from_env()  # a bad ROS_DOMAIN_ID is an error before any file is opened
-    with _bridge(config) as bridge:
+    with _Session(config, args.verbosity) as session:
         if (layout := configured_blueprint(config)) is not None:
-            bridge.recording.send_blueprint(layout)
+            session.bridge.recording.send_blueprint(layout)
         try:
-            run_live(bridge, domain_id, duration=args.duration)
+            run_live(session.bridge, domain_id, duration=args.duration)
         except DdsError as err:
             log.error("%s", err)
-            return 1
-    if not any(stats.logged for stats in bridge.stats.values()):
-        log.error("recorded nothing: no message of a bridged topic arrived")
-        return 1
-    return 0
+            session.failed = True
+    return session.status(0)  # Ctrl-C is how a live session ends
+
+
+def _run_info(args: argparse.Namespace) -> int:
+    from .bag_info import describe_bag
+    from .sources.bag import BagError
+
+    config = _config(args)
+    status = 0
+    for path in args.bags:
+        try:
+            print(describe_bag(path, config))
+        except BagError as err:
+            log.error("%s", err)
+            status = EXIT_FAILED
+    return status
 
 
 def _run_check_config(args: argparse.Namespace) -> int:
+    from .config import load_config
+
     config = load_config(args.config)
     print(f"{args.config}: valid ({len(config.topics)} topics configured, auto={'on' if config.auto else 'off'})")
     return 0
 
 
 def _run_demo(args: argparse.Namespace) -> int:
+    from .config import BridgeConfig, SinksConfig
     from .demo import write_demo_bag
+    from .replay import replay
 
     try:
         bag = write_demo_bag(args.bag, frames=args.frames)
     except (FileExistsError, ValueError) as err:  # an existing non-bag folder, or no frames
         log.error("%s", err)
-        return 2
+        return EXIT_USAGE
     config = BridgeConfig().with_sinks(SinksConfig(file=args.output))
-    with _bridge(replace(config, recording=replace(config.recording, application_id="ros2_rerun_bridge_demo"))) as bridge:
-        replay([bag], bridge)
-    print(f"\nThe demo bag is {bag}; its recording is {args.output}. Open it with:\n    rerun {args.output}")
-    return 0
+    config = replace(config, recording=replace(config.recording, application_id="ros2_rerun_bridge_demo"))
+    with _Session(config, args.verbosity) as session:
+        errors = replay([bag], session.bridge)
+    status = session.status(EXIT_FAILED if errors else 0)
+    if status == 0 and args.verbosity >= 0:
+        print(f"\nThe demo bag is {bag}; its recording is {args.output}. Open it with:\n    {_rerun_command()} {args.output}")
+    return status
 
 
-if __name__ == "__main__":
-    sys.exit(main())
+def _rerun_command() -> str:
+    """How to start Rerun's viewer from here: `rerun` when on PATH, else the one installed beside this Python."""
+    import shutil
+
+    beside = Path(sys.executable).with_name("rerun")
+    on_path = shutil.which("rerun")
+    return "rerun" if on_path and (not beside.exists() or Path(on_path).resolve() == beside.resolve()) else str(beside)
+
+
+class _Session:
+    """A bridge and its recording, closed complete on a normal end, on Ctrl-C and on SIGTERM.
+
+    The recording's file is kept only when something was converted into it.
+    """
+
+    def __init__(self, config, verbosity: int):
+        from .core import Bridge
+        from .sinks import Recording
+
+        self.config = config
+        self.verbosity = verbosity
+        self.bridge = Bridge(config, Recording(config.recording))
+        self.interrupted = False
+        self.failed = False
+
+    def __enter__(self) -> _Session:
+        from tqdm.contrib.logging import logging_redirect_tqdm
+
+        self._tqdm_logging = logging_redirect_tqdm()
+        self._tqdm_logging.__enter__()
+        return self
+
+    def __exit__(self, kind: type | None, error: BaseException | None, traceback: object) -> bool:
+        self._tqdm_logging.__exit__(None, None, None)
+        if kind is KeyboardInterrupt:
+            self.interrupted = True
+            log.warning("interrupted: closing the recording")
+        recording = self.bridge.recording
+        recording.close(keep_file=self.bridge.logged_anything)
+        if self.verbosity >= 0:
+            for line in self.bridge.summary():
+                print(line, file=sys.stderr)
+        file = self.config.recording.sinks.file
+        if recording.failure is not None:
+            log.error("%s: the file stopped taking data (%s): it holds only what was written before",
+                      file, recording.failure)  # fmt: skip
+        elif not self.bridge.logged_anything:
+            log.error("nothing was converted%s", ": no file written" if file is not None else "")
+        elif file is not None and self.verbosity >= 0:
+            print(f"wrote {file}", file=sys.stderr)
+        return kind is KeyboardInterrupt
+
+    def status(self, otherwise: int) -> int:
+        """The exit status: a failure of the recording or of the run first, then `otherwise`."""
+        if self.failed or self.bridge.recording.failure is not None or not self.bridge.logged_anything:
+            return EXIT_FAILED
+        return otherwise

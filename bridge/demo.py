@@ -28,6 +28,7 @@ START_NS = 1_700_000_000 * 1_000_000_000  # stamp of the first frame (2023-11-14
 WORLD_FRAME = "world"
 BODY_FRAME = "camera_link"  # REP 103: x forward, y left, z up
 OPTICAL_FRAME = "camera_color_optical_frame"  # REP 103: x right, y down, z forward
+DEPTH_FRAME = "camera_depth_optical_frame"  # the depth camera's own, at the colour camera's place (aligned depth)
 OPTICAL_ROTATION = (-0.5, 0.5, -0.5, 0.5)  # camera_link -> optical frame, (x, y, z, w)
 
 COLOR_TOPIC = "/camera/color/image_raw"
@@ -260,19 +261,22 @@ def _header(ns: int, frame_id: str):
     return T["std_msgs/msg/Header"](stamp=stamp, frame_id=frame_id)
 
 
-def _tf(ns: int, parent: str, child: str, translation: Sequence[float], rotation: Sequence[float]):
+def _tf(ns: int, parent: str, children: Sequence[str], translation: Sequence[float], rotation: Sequence[float]):
+    """One TFMessage placing each of `children` at the same pose in `parent`."""
     transform = T["geometry_msgs/msg/Transform"](
         translation=T["geometry_msgs/msg/Vector3"](x=translation[0], y=translation[1], z=translation[2]),
         rotation=T["geometry_msgs/msg/Quaternion"](x=rotation[0], y=rotation[1], z=rotation[2], w=rotation[3]),
     )
-    stamped = T["geometry_msgs/msg/TransformStamped"](header=_header(ns, parent), child_frame_id=child, transform=transform)
-    return T["tf2_msgs/msg/TFMessage"](transforms=[stamped])
+    return T["tf2_msgs/msg/TFMessage"](transforms=[
+        T["geometry_msgs/msg/TransformStamped"](header=_header(ns, parent), child_frame_id=child, transform=transform)
+        for child in children
+    ])  # fmt: skip
 
 
-def _image(ns: int, pixels: np.ndarray, encoding: str):
+def _image(ns: int, pixels: np.ndarray, encoding: str, frame_id: str):
     height, width = pixels.shape[:2]
     return T["sensor_msgs/msg/Image"](
-        header=_header(ns, OPTICAL_FRAME), height=height, width=width, encoding=encoding, is_bigendian=0,
+        header=_header(ns, frame_id), height=height, width=width, encoding=encoding, is_bigendian=0,
         step=pixels.nbytes // height, data=pixels.reshape(-1).view(np.uint8),
     )  # fmt: skip
 
@@ -285,9 +289,9 @@ def _jpeg(ns: int, rgb: np.ndarray):
                                                 data=data.reshape(-1))  # fmt: skip
 
 
-def _camera_info(ns: int, k: np.ndarray, width: int, height: int):
+def _camera_info(ns: int, k: np.ndarray, width: int, height: int, frame_id: str):
     return T["sensor_msgs/msg/CameraInfo"](
-        header=_header(ns, OPTICAL_FRAME), height=height, width=width, distortion_model="plumb_bob",
+        header=_header(ns, frame_id), height=height, width=width, distortion_model="plumb_bob",
         d=np.zeros(5), k=k.ravel(), r=np.eye(3).ravel(), p=np.hstack([k, np.zeros((3, 1))]).ravel(),
         binning_x=0, binning_y=0,
         roi=T["sensor_msgs/msg/RegionOfInterest"](x_offset=0, y_offset=0, height=0, width=0, do_rectify=False),
@@ -298,18 +302,18 @@ def demo_messages(frames: int, width: int, height: int) -> Iterator[tuple[str, o
     """(topic, message, stamp ns) in time order: the static TF, then per frame the pose, images and CameraInfo."""
     k = intrinsics(width, height)
     optical = rotation_matrix(OPTICAL_ROTATION)
-    yield "/tf_static", _tf(START_NS, BODY_FRAME, OPTICAL_FRAME, (0.0, 0.0, 0.0), OPTICAL_ROTATION), START_NS
+    yield "/tf_static", _tf(START_NS, BODY_FRAME, (OPTICAL_FRAME, DEPTH_FRAME), (0.0, 0.0, 0.0), OPTICAL_ROTATION), START_NS
     for i in range(frames):
         ns = START_NS + round(i * 1e9 / FRAME_RATE)
         eye = camera_position(i / FRAME_RATE)
         rotation = look_at(eye, LOOK_AT)
         rgb, depth_mm = render(camera_rays(eye, rotation_matrix(rotation) @ optical, k, width, height), width, height)
-        yield "/tf", _tf(ns, WORLD_FRAME, BODY_FRAME, eye, rotation), ns
-        yield COLOR_TOPIC, _image(ns, rgb, "rgb8"), ns
+        yield "/tf", _tf(ns, WORLD_FRAME, (BODY_FRAME,), eye, rotation), ns
+        yield COLOR_TOPIC, _image(ns, rgb, "rgb8", OPTICAL_FRAME), ns
         yield COLOR_TOPIC + "/compressed", _jpeg(ns, rgb), ns
-        yield "/camera/color/camera_info", _camera_info(ns, k, width, height), ns
-        yield DEPTH_TOPIC, _image(ns, depth_mm, "16UC1"), ns
-        yield "/camera/depth/camera_info", _camera_info(ns, k, width, height), ns
+        yield "/camera/color/camera_info", _camera_info(ns, k, width, height, OPTICAL_FRAME), ns
+        yield DEPTH_TOPIC, _image(ns, depth_mm, "16UC1", DEPTH_FRAME), ns
+        yield "/camera/depth/camera_info", _camera_info(ns, k, width, height, DEPTH_FRAME), ns
 
 
 def write_demo_bag(path: Path, frames: int = 60, width: int = 640, height: int = 480) -> Path:

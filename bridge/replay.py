@@ -55,6 +55,9 @@ def _replay_bag(bag: Bag, bridge: Bridge, options: ReplayOptions) -> None:
     total = sum(topics[t].count for t in routes) if start_ns is None and end_ns is None else None
     show = sys.stderr.isatty() if options.progress is None else options.progress
     pacer = _Pacer(options.rate) if options.rate else None
+    if (start_ns is not None and start_ns > bag.end_ns) or (end_ns is not None and end_ns <= bag.start_ns):
+        log.warning("%s: nothing between --start and --end: the bag is %.1f s long", bag.path, (bag.end_ns - bag.start_ns) / 1e9)
+        return
     with tqdm(total=total, unit="msg", desc=bag.path.name, disable=not show, smoothing=0.1) as progress:
         nbytes = 0
         began = time.monotonic()

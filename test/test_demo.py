@@ -58,10 +58,10 @@ def vector(v) -> np.ndarray:
 
 def camera_chain(messages, frame: int) -> tuple[object, object]:
     """world <- camera_link (the frame's /tf) and camera_link <- optical (/tf_static), as tf2 would chain them."""
-    (static,) = messages["/tf_static"][0][1].transforms
+    static = messages["/tf_static"][0][1].transforms[0]  # the colour camera (the depth camera is at its place)
     (moving,) = messages["/tf"][frame][1].transforms
     assert (moving.header.frame_id, moving.child_frame_id) == (demo.WORLD_FRAME, static.header.frame_id)
-    assert static.child_frame_id == messages[demo.DEPTH_TOPIC][frame][1].header.frame_id
+    assert static.child_frame_id == messages[demo.COLOR_TOPIC][frame][1].header.frame_id
     return moving.transform, static.transform
 
 
@@ -106,7 +106,8 @@ def test_bag_is_an_mcap_rosbag2_with_the_camera_topics(bag: Path, messages) -> N
     for topic in demo.TOPICS.keys() - {"/tf", "/tf_static"}:
         assert [log_ns for log_ns, _ in messages[topic]] == expected_ns, topic
         assert [stamp_ns(msg) for _, msg in messages[topic]] == expected_ns, topic
-        assert {msg.header.frame_id for _, msg in messages[topic]} == {demo.OPTICAL_FRAME}, topic
+        frame = demo.DEPTH_FRAME if topic.startswith("/camera/depth") else demo.OPTICAL_FRAME
+        assert {msg.header.frame_id for _, msg in messages[topic]} == {frame}, topic
 
 
 def test_camera_info_is_a_square_pixel_pinhole_without_distortion(messages) -> None:
@@ -120,8 +121,11 @@ def test_camera_info_is_a_square_pixel_pinhole_without_distortion(messages) -> N
 
 
 def test_static_transform_is_the_rep_103_optical_rotation(messages) -> None:
-    (static,) = messages["/tf_static"][0][1].transforms
-    assert (static.header.frame_id, static.child_frame_id) == ("camera_link", "camera_color_optical_frame")
+    color, depth = messages["/tf_static"][0][1].transforms
+    assert (color.header.frame_id, color.child_frame_id) == ("camera_link", "camera_color_optical_frame")
+    assert (depth.header.frame_id, depth.child_frame_id) == ("camera_link", "camera_depth_optical_frame")
+    assert depth.transform == color.transform  # the depth is aligned to the colour camera
+    static = color
     optical_axes = np.eye(3)  # x right, y down, z forward
     link_axes = rotate(static.transform.rotation, optical_axes)  # camera_link: x forward, y left, z up
     np.testing.assert_allclose(link_axes, [[0, -1, 0], [0, 0, -1], [1, 0, 0]], atol=1e-12)
@@ -182,13 +186,10 @@ def test_demo_command_writes_a_recording_with_every_archetype(tmp_path: Path) ->
     assert len(column(table, f"{demo.COLOR_TOPIC}:Image:buffer")) == FRAMES
     assert len(column(table, f"{demo.COLOR_TOPIC}/compressed:EncodedImage:blob")) == FRAMES
     assert column(table, f"{demo.DEPTH_TOPIC}:DepthImage:meter") == [[1000.0]] * FRAMES
-    # Both camera_info topics describe the aligned optical frame: its Pinhole comes from the first one only,
-    # and colour and depth both project through it.
-    (k,) = column(table, "/camera/color/camera_info:Pinhole:image_from_camera")[0]
-    np.testing.assert_allclose(np.reshape(k, (3, 3)).T, demo.intrinsics(640, 480), rtol=1e-6)
-    assert "/camera/depth/camera_info:Pinhole:image_from_camera" not in table.column_names
-    image_plane = demo.OPTICAL_FRAME + "_image_plane"
-    for image_topic in (demo.COLOR_TOPIC, demo.DEPTH_TOPIC):
-        assert column(table, f"{image_topic}:CoordinateFrame:frame")[0] == [image_plane]
+    # Colour and (aligned) depth cameras each have their frame, their Pinhole and their image plane.
+    for camera, frame, image_topic in (("color", demo.OPTICAL_FRAME, demo.COLOR_TOPIC), ("depth", demo.DEPTH_FRAME, demo.DEPTH_TOPIC)):
+        (k,) = column(table, f"/camera/{camera}/camera_info:Pinhole:image_from_camera")[0]
+        np.testing.assert_allclose(np.reshape(k, (3, 3)).T, demo.intrinsics(640, 480), rtol=1e-6)
+        assert column(table, f"{image_topic}:CoordinateFrame:frame")[0] == [frame + "_image_plane"]
     assert len(column(table, "/tf:Transform3D:translation")) == FRAMES
-    assert column(table, "/tf_static:Transform3D:child_frame")[0] == [demo.OPTICAL_FRAME]
+    assert column(table, "/tf_static:Transform3D:child_frame")[0] == [demo.OPTICAL_FRAME, demo.DEPTH_FRAME]

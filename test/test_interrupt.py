@@ -24,9 +24,9 @@ def pixels(i: int) -> np.ndarray:
 
 
 def wait_for(path: Path, process: subprocess.Popen, timeout: float = 60.0) -> None:
-    """Until `path` exists: the recording is open, so the replay has begun."""
+    """Until the recording `path` is being written (as `.NAME.partial` beside it): the replay has begun."""
     deadline = time.monotonic() + timeout
-    while not path.exists():
+    while not path.with_name(f".{path.name}.partial").exists():
         assert process.poll() is None, process.communicate()
         assert time.monotonic() < deadline, f"{path} never appeared"
         time.sleep(0.05)

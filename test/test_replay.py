@@ -359,7 +359,7 @@ def well_formed(i: int) -> list[tuple[str, str, bytes, int]]:
 BAD_TOPICS = {
     "/bad/short": "needs 4608",
     "/bad/encoding": "unknown encoding 'rgb9000'",
-    "/bad/camera_info": "non-finite",
+    "/bad/camera_info": "not a finite",
     "/bad/cdr": "cannot deserialize sensor_msgs/msg/Image",
 }
 

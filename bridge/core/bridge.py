@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import logging
+import re
 import threading
 from collections import defaultdict
 from typing import TYPE_CHECKING, Any, Callable
@@ -20,6 +21,7 @@ from ..conversion import (
     transform_batch,
     transforms_by_stamp,
 )
+from ..conversion.transforms import closes_cycle
 from ..conversion.camera_info import image_plane_frame
 from .routes import Route, RouteError, plan_route
 from .stats import TopicStats
@@ -29,6 +31,7 @@ if TYPE_CHECKING:  # the core logs to whatever sinks it is given; it does not de
 
 log = logging.getLogger("ros2_rerun_bridge")
 
+_NUMBERS = re.compile(r"[-+]?\d+(?:\.\d+)?(?:e[-+]?\d+)?")
 STAMP_TIMELINE = "ros2_timestamp"  # header.stamp, as Rerun's MCAP importer names it
 LOG_TIMELINE = "message_log_time"  # when the message was recorded (bag) or received (live)
 
@@ -58,7 +61,8 @@ class Bridge:
         self._warned: set[tuple[str, str]] = set()
         self._lock = threading.Lock()
         self._static_tf: dict[str, Any] = {}  # child frame -> its latest static TransformStamped
-        self._pinhole_topics: dict[str, str] = {}  # camera frame -> the CameraInfo topic giving its Pinhole
+        self._tf_parents: dict[str, str] = {}  # child frame -> parent frame, of every transform logged
+        self._pinhole_owners: dict[str, tuple[str, Any]] = {}  # camera frame -> (CameraInfo topic, its latest Pinhole)
         self._undrained = 0  # bytes logged since the sinks were last drained
 
     def route(self, topic: str, msgtype: str) -> Route | None:
@@ -127,11 +131,23 @@ class Bridge:
         self.recording.drain()
 
     def warn_once(self, topic: str, problem: str) -> None:
+        """Warn about a topic's problem the first time this kind of problem is seen on it.
+
+        Problems of one kind differ only in their numbers (sizes, lengths, values): the first
+        example's are shown, and the others count in the summary.
+        """
         with self._lock:
-            if (topic, problem) in self._warned:
-                return
-            self._warned.add((topic, problem))
-        log.warning("%s: %s", topic, problem)
+            self._warn_unlocked(topic, problem)
+
+    def _warn_unlocked(self, topic: str, problem: str) -> None:
+        kind = _NUMBERS.sub("#", problem)
+        if (topic, kind) not in self._warned:
+            self._warned.add((topic, kind))
+            log.warning("%s: %s", topic, problem)
+
+    @property
+    def logged_anything(self) -> bool:
+        return any(stats.logged for stats in self.stats.values())
 
     def summary(self) -> list[str]:
         return [self.stats[topic].line(topic) for topic in sorted(self.stats)]
@@ -146,9 +162,9 @@ class Bridge:
         times = _times(stamp_ns(msg.header.stamp), log_time_ns)
         frame_id = route.options.frame_id or msg.header.frame_id
         if route.kind is TopicKind.CAMERA_INFO:
-            if not self._owns_pinhole(route, frame_id):
-                return False
             pinhole = pinhole_from_camera_info(msg, frame_id, route.options.intrinsics)
+            if not self._owns_pinhole(route, frame_id, pinhole):  # only a calibration that converts claims its frame
+                return False
             self.recording.log(route.entity_path, pinhole, times=times)
         else:
             convert = convert_image if route.msgtype == IMAGE_TYPE else convert_compressed_image
@@ -156,20 +172,24 @@ class Bridge:
             self.recording.log(route.entity_path, image, *self._image_frame(route, frame_id), times=times)
         return True
 
-    def _owns_pinhole(self, route: Route, frame_id: str) -> bool:
+    def _owns_pinhole(self, route: Route, frame_id: str, pinhole: Any) -> bool:
         """Whether this CameraInfo topic gives the Pinhole of its frame.
 
         Two CameraInfo topics of one frame (a RealSense's colour and aligned-depth camera_info) would both
         define `<frame>_image_plane`, which Rerun rejects. The first topic seen keeps the frame, and the
-        images of that frame project through its Pinhole.
+        images of that frame project through its Pinhole. The other topic's calibration is skipped, with a
+        warning only when it differs (Pinholes are cached by value: the same calibration is the same object).
         """
         if not frame_id:
             return True
         with self._lock:
-            owner = self._pinhole_topics.setdefault(frame_id, route.topic)
-        if owner != route.topic:
-            self.warn_once(route.topic, f"not logged: frame {frame_id!r} already has its Pinhole from {owner}")
-        return owner == route.topic
+            owner, latest = self._pinhole_owners.setdefault(frame_id, (route.topic, pinhole))
+            if owner == route.topic:
+                self._pinhole_owners[frame_id] = (owner, pinhole)
+                return True
+        if pinhole is not latest:
+            self.warn_once(route.topic, f"not logged: frame {frame_id!r} has its Pinhole from {owner}, which differs")
+        return False
 
     def _image_frame(self, route: Route, frame_id: str) -> list[rr.CoordinateFrame]:
         """The image plane the image lives in, logged on each image row as Rerun's importer does."""
@@ -179,9 +199,12 @@ class Bridge:
         return [_coordinate_frame(image_plane_frame(frame_id))]
 
     def _log_tf(self, route: Route, msg: Any, log_time_ns: int) -> None:
-        groups = transforms_by_stamp(msg)
+        found = transforms_by_stamp(msg)
+        for reason in found.rejected:
+            self.warn_once(route.topic, f"not logged: {reason}")
+        groups = {stamp: kept for stamp, transforms in found.groups.items() if (kept := self._in_tree(route, transforms))}
         if not groups:
-            raise ConversionError("TF message without a usable transform (empty frame names?)")
+            raise ConversionError("TF message without a usable transform")
         if route.static_tf:
             with self._lock:
                 for transforms in groups.values():
@@ -192,6 +215,23 @@ class Bridge:
             return
         for stamp, transforms in groups.items():
             self.recording.log(route.entity_path, transform_batch(transforms), times=_times(stamp, log_time_ns))
+
+    def _in_tree(self, route: Route, transforms: list[Any]) -> list[Any]:
+        """The transforms that keep the frames a tree, as tf2 needs; the others are warned about.
+
+        A loop (a -> b, then b -> a) would leave every frame on it without a way to the root.
+        """
+        kept = []
+        with self._lock:
+            for transform in transforms:
+                parent, child = transform.header.frame_id, transform.child_frame_id
+                if closes_cycle(self._tf_parents, parent, child):
+                    loop = f"transform {parent} -> {child}: closes a loop ({child} is already an ancestor of {parent})"
+                    self._warn_unlocked(route.topic, f"not logged: {loop}")
+                    continue
+                self._tf_parents[child] = parent
+                kept.append(transform)
+        return kept
 
 
 @functools.lru_cache(maxsize=256)

@@ -6,7 +6,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Mapping
 
-from ..config import BridgeConfig, ConfigError, ServeConfig, SinksConfig, load_config
+from ..config import BridgeConfig, ConfigError, ServeConfig, SinksConfig, load_config, viewer_url
 
 
 @dataclass(frozen=True)
@@ -50,7 +50,7 @@ def node_config(parameters: Mapping[str, str | bool]) -> BridgeConfig:
         sinks=SinksConfig(
             file=Path(output).expanduser() if output else None,
             spawn=bool(parameters["spawn"]),
-            connect=str(parameters["connect"]) or None,
+            connect=viewer_url(str(parameters["connect"])) if parameters["connect"] else None,
             serve=ServeConfig() if parameters["serve"] else None,
         ),
         application_id=str(parameters["application_id"]) or None,

@@ -11,9 +11,13 @@ sees one recording.
 
 from __future__ import annotations
 
+import ctypes
 import functools
 import logging
+import os
 import queue
+import signal
+import subprocess
 import sys
 import threading
 import uuid
@@ -25,12 +29,14 @@ import numpy as np
 import rerun as rr
 import rerun.blueprint as rrb
 
-from ..config import RecordingConfig
+from ..config import RecordingConfig, ServeConfig
+from .output import OutputFile
 
 log = logging.getLogger("ros2_rerun_bridge")
 
 VIEWER_PORT = 9876  # where `rerun` listens by default
 VIEWER_QUEUE_ROWS = 32  # rows held for a viewer that lags, before its newest rows are dropped
+WEB_VIEWER_START_S = 1.0  # a web viewer that has not failed by then is serving
 CLOSE_TIMEOUT_S = 30.0  # for the file and server to take what is left
 VIEWER_CLOSE_TIMEOUT_S = 5.0  # for a viewer, which may be gone
 
@@ -89,35 +95,42 @@ class Recording:
         self.recording_id = config.recording_id or str(uuid.uuid4())
         self.primary: rr.RecordingStream | None = None
         self.viewers: list[_ViewerFeed] = []
-        self._flush_failed = False
+        self.output: OutputFile | None = None
+        self.failure: str | None = None  # why the file or server stopped taking data, once they did
         self._draining: threading.Thread | None = None  # waiting for the sinks to take one backlog
         self._drain_lock = threading.Lock()
         sinks = config.sinks
         targets: list = []
         if sinks.file is not None:
-            sinks.file.parent.mkdir(parents=True, exist_ok=True)
-            targets.append(rr.FileSink(str(sinks.file)))
+            self.output = OutputFile(sinks.file)
+            targets.append(rr.FileSink(str(self.output.writing)))
         if sinks.serve is not None:
             targets.append(rr.GrpcServerSink(bind_ip=sinks.serve.bind, port=sinks.serve.grpc_port))
         if targets:
             self.primary = self._stream(config)
-            self.primary.set_sinks(*targets)
+            try:
+                self.primary.set_sinks(*targets)
+            except RuntimeError as err:  # the file cannot take its header (/dev/full), the port is taken
+                if self.output is not None:
+                    self.output.finish(keep=False)
+                raise SinkError(f"cannot set up the recording's sinks: {err}") from None
         if sinks.spawn:
             self._spawn_viewer(config)
         if sinks.connect:
             self._connect_viewer(config, sinks.connect)
         if self.primary is None and not self.viewers:
             raise SinkError("nowhere to send the recording: give an output file, a viewer to spawn or connect to, or --serve")
+        self.web_viewer: subprocess.Popen | None = None
         if sinks.serve is not None:
-            _serve_web_viewer(sinks.serve.grpc_port, sinks.serve.web_port)
+            self.web_viewer = _serve_web_viewer(sinks.serve)
 
     def log(self, entity_path: str, *archetypes: Any, times: Times | None) -> None:
         """Log one row at `times` (timeline -> ns), or as static data when `times` is None."""
         self._send(functools.partial(_log, entity_path=entity_path, archetypes=archetypes, times=times))
 
     def send_blueprint(self, blueprint: rrb.Blueprint) -> None:
-        """The layout viewers start with (the user's own layout, once changed, stays)."""
-        self._send(lambda stream: stream.send_blueprint(blueprint, make_active=False, make_default=True))
+        """The layout viewers show (made active: a viewer's automatic layout would overlay aligned depth on colour)."""
+        self._send(lambda stream: stream.send_blueprint(blueprint, make_active=True, make_default=True))
 
     def _send(self, send: Callable[[rr.RecordingStream], None]) -> None:
         if self.primary is not None:
@@ -127,12 +140,12 @@ class Recording:
 
     def flush(self, timeout_s: float = CLOSE_TIMEOUT_S) -> None:
         """Wait until the file and server have taken everything logged so far (viewers are not waited for)."""
-        if self.primary is not None and not self._flush_failed:
+        if self.primary is not None and self.failure is None:
             try:
                 self.primary.flush(timeout_sec=timeout_s)
-            except RuntimeError as err:  # rerun-sdk reports a failing sink once, then would block every flush
-                self._flush_failed = True
-                log.warning("a sink is not taking data: %s", err)
+            except RuntimeError as err:  # a full disk: rerun-sdk's file writer stops, and says so here
+                self.failure = str(err)
+                log.error("the recording's file or server stopped taking data: %s", err)
 
     def drain(self) -> None:
         """Bound what the file and server have yet to take, without waiting for them to run dry.
@@ -148,8 +161,11 @@ class Recording:
             self._draining = threading.Thread(target=self.flush, name="recording drain", daemon=True)
             self._draining.start()
 
-    def close(self) -> None:
-        """Complete the file (footer included) and disconnect every sink."""
+    def close(self, keep_file: bool = True) -> None:
+        """Complete the file (footer included) and disconnect every sink.
+
+        The file is renamed into place when `keep_file`, and removed otherwise (nothing worth keeping).
+        """
         for viewer in self.viewers:
             viewer.close(VIEWER_CLOSE_TIMEOUT_S)
         with self._drain_lock:
@@ -158,17 +174,23 @@ class Recording:
         if self.primary is not None:
             self.flush()
             self.primary.disconnect()
+        if self.output is not None:
+            self.output.finish(keep_file)
+        if self.web_viewer is not None:
+            self.web_viewer.terminate()
+            self.web_viewer.wait()
 
     def _stream(self, config: RecordingConfig) -> rr.RecordingStream:
         return rr.RecordingStream(config.application_id, recording_id=self.recording_id)
 
     def _spawn_viewer(self, config: RecordingConfig) -> None:
+        if sys.platform.startswith("linux") and not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")):
+            log.warning("--spawn: no display here (DISPLAY and WAYLAND_DISPLAY are unset), so no viewer can open: "
+                        "serve a web viewer with --serve, or write a file with -o and open it with `rerun FILE`")  # fmt: skip
+            return
         stream = self._stream(config)
-        # The viewer rerun-sdk installed beside this Python, so that an unactivated venv finds it too.
-        beside = Path(sys.executable).with_name("rerun")
         try:
-            rr.spawn(port=VIEWER_PORT, connect=False, recording=stream,
-                     executable_path=str(beside) if beside.exists() else None)  # fmt: skip
+            rr.spawn(port=VIEWER_PORT, connect=False, recording=stream, executable_path=str(rerun_executable()))
         except Exception as err:  # no viewer binary, no display: the other sinks go on
             log.warning("cannot spawn a Rerun viewer: %s", err)
             return
@@ -193,13 +215,38 @@ def _log(stream: rr.RecordingStream, *, entity_path: str, archetypes: tuple, tim
     stream.log(entity_path, *archetypes)
 
 
-def _serve_web_viewer(grpc_port: int, web_port: int | None) -> None:
-    grpc_url = f"rerun+http://127.0.0.1:{grpc_port}/proxy"
-    log.info("serving gRPC at %s", grpc_url)
-    if web_port is None:
-        return
+def rerun_executable() -> Path | str:
+    """The `rerun` viewer rerun-sdk installed beside this Python (an unactivated venv has it there), else PATH's."""
+    beside = Path(sys.executable).with_name("rerun")
+    return beside if beside.exists() else "rerun"
+
+
+def _end_with_parent() -> None:
+    """In a child process: be sent SIGTERM when the bridge ends, however it ends (Linux's PR_SET_PDEATHSIG)."""
+    if sys.platform.startswith("linux"):
+        ctypes.CDLL(None).prctl(1, signal.SIGTERM)
+
+
+def _serve_web_viewer(serve: ServeConfig) -> subprocess.Popen | None:
+    """Rerun's web viewer, pointed at the gRPC server, on the same address: the `rerun` CLI can bind it
+    (rerun-sdk's `serve_web_viewer` always listens on every interface)."""
+    grpc_url = f"rerun+http://127.0.0.1:{serve.grpc_port}/proxy"
+    log.info("serving gRPC at %s on %s", grpc_url, serve.bind)
+    if serve.web_port is None:
+        return None
+    command = [str(rerun_executable()), "--serve-web", "--bind", serve.bind, "--web-viewer-port", str(serve.web_port), grpc_url]
     try:
-        rr.serve_web_viewer(web_port=web_port, open_browser=False, connect_to=grpc_url)
-        log.info("web viewer at http://127.0.0.1:%d/?url=%s", web_port, grpc_url)
-    except RuntimeError as err:  # the port is taken: gRPC viewers can still connect
-        log.warning("cannot serve the web viewer on port %d: %s", web_port, err)
+        process = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                                   preexec_fn=_end_with_parent)  # fmt: skip
+    except OSError as err:
+        log.warning("cannot serve the web viewer: %s: %s (gRPC viewers can still connect)", command[0], err.strerror)
+        return None
+    try:
+        _, stderr = process.communicate(timeout=WEB_VIEWER_START_S)
+    except subprocess.TimeoutExpired:  # still serving: it started
+        process.stderr.close()
+        log.info("web viewer at http://%s:%d/?url=%s", serve.bind, serve.web_port, grpc_url)
+        return process
+    log.warning("cannot serve the web viewer on %s:%d (gRPC viewers can still connect): %s",
+                serve.bind, serve.web_port, stderr.decode(errors="replace").strip().splitlines()[-1:])  # fmt: skip
+    return None

@@ -168,7 +168,8 @@ class Bridge:
             self.recording.log(route.entity_path, pinhole, times=times)
         else:
             convert = convert_image if route.msgtype == IMAGE_TYPE else convert_compressed_image
-            image = convert(msg, _AS_DEPTH.get(route.kind), route.options.depth)
+            limit = {"max_pixels": route.options.max_pixels} if route.options.max_pixels else {}
+            image = convert(msg, _AS_DEPTH.get(route.kind), route.options.depth, **limit)
             self.recording.log(route.entity_path, image, *self._image_frame(route, frame_id), times=times)
         return True
 

@@ -37,6 +37,7 @@ from .core import Bridge, LiveQueues
 from .core.overrides import NODE_PARAMETERS, node_config
 from .core.subscriptions import SubscriptionQos, needs_discovery, silent_topic_warnings, subscription_qos, typed_topics
 from .sinks import Recording, SinkError
+from .sources.receive_buffer import capped_receive_buffer_warning
 from .sinks.blueprint import configured_blueprint
 
 try:
@@ -72,6 +73,8 @@ class BridgeNode(Node):
         if (layout := configured_blueprint(config)) is not None:
             self.recording.send_blueprint(layout)
         self.bridge = Bridge(config, self.recording)
+        if warning := capped_receive_buffer_warning():
+            log.warning("%s, and the RMW's receive buffer", warning)
         self.queues = LiveQueues(self.bridge, deserialize=None, clock=lambda: self.get_clock().now().nanoseconds)
         self._subscribed: set[tuple[str, str]] = set()
         for topic, msgtype in typed_topics(config):

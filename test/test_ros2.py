@@ -18,7 +18,6 @@ import re
 import signal
 import subprocess
 import sys
-import textwrap
 import time
 from contextlib import contextmanager
 from pathlib import Path
@@ -258,7 +257,7 @@ def test_node_in_auto_mode_loses_no_frame_to_start_up(tmp_path: Path, ros_env: d
 @needs_ros
 def test_node_reports_configured_topics_nobody_publishes(tmp_path: Path, ros_env: dict) -> None:
     config = tmp_path / "bridge.yaml"
-    config.write_text(f"auto: false\ntopics:\n  /nobody/image_raw: {{kind: image}}\n")
+    config.write_text("auto: false\ntopics:\n  /nobody/image_raw: {kind: image}\n")
     output = tmp_path / "out.rrd"
     with bridge_node(f"config:={config}", f"output:={output}") as node:
         time.sleep(9.0)  # start-up, and the five seconds the node gives a topic

@@ -27,7 +27,6 @@ import threading
 import time
 from collections import defaultdict
 from functools import cache
-from pathlib import Path
 from typing import Any
 
 from cyclonedds._clayer import ddspy_take  # the serialized samples, before IDL deserialization
@@ -43,6 +42,7 @@ from rosbags.typesys.store import Nodetype
 
 from ..config import ConfigError
 from ..core import Bridge, LiveQueues, Route
+from .receive_buffer import RECEIVE_BUFFER_BYTES, capped_receive_buffer_warning, kernel_receive_buffer_max
 from ..core.subscriptions import SubscriptionQos, needs_discovery, silent_topic_warnings, subscription_qos, typed_topics
 
 log = logging.getLogger("ros2_rerun_bridge")
@@ -53,9 +53,7 @@ TAKE_MAX = 64  # samples per reader per wake-up; the rest keeps the waitset trig
 WAIT_S = 0.2  # longest wait between checks for the end (duration, stop, Ctrl-C)
 REPORT_PERIOD_S = 5.0
 SILENCE_CHECK_S = 5.0  # after this long, configured topics without a message are reported
-RECEIVE_BUFFER_BYTES = 32 * 1024 * 1024  # a few raw frames (1080p rgb8: 6 MB) in flight on the socket
 EPROSIMA_VENDOR_ID = "1.15"
-RMEM_MAX = Path("/proc/sys/net/core/rmem_max")
 
 _IDL_BASE_TYPES: dict[str, Any] = {
     "bool": bool, "byte": types.byte, "char": types.char, "string": str,
@@ -130,14 +128,6 @@ def domain_id_from_env() -> int:
     return int(value)
 
 
-def kernel_receive_buffer_max() -> int | None:
-    """Linux's cap on a socket's receive buffer (net.core.rmem_max); None where it cannot be read."""
-    try:
-        return int(RMEM_MAX.read_text())
-    except (OSError, ValueError):
-        return None
-
-
 def cyclone_config(user_config: str | None, rmem_max: int | None) -> str:
     """The Cyclone DDS configuration to join with: the bridge's settings, then the user's `CYCLONEDDS_URI`.
 
@@ -167,14 +157,10 @@ class DdsSubscriptions:
     def __init__(self, bridge: Bridge, queues: LiveQueues, domain_id: int):
         self.bridge = bridge
         self.queues = queues
-        rmem_max = kernel_receive_buffer_max()
-        if rmem_max is not None and rmem_max < RECEIVE_BUFFER_BYTES:
-            log.warning(
-                "net.core.rmem_max is %d KiB: raw camera frames may be lost in UDP; raise it with "
-                "`sudo sysctl -w net.core.rmem_max=%d` (see the README)", rmem_max // 1024, RECEIVE_BUFFER_BYTES,
-            )  # fmt: skip
+        if warning := capped_receive_buffer_warning():
+            log.warning("%s", warning)
         try:
-            self.domain = Domain(domain_id, cyclone_config(os.environ.get("CYCLONEDDS_URI"), rmem_max))
+            self.domain = Domain(domain_id, cyclone_config(os.environ.get("CYCLONEDDS_URI"), kernel_receive_buffer_max()))
             self.participant = DomainParticipant(domain_id)
         except DDSException as err:
             raise DdsError(f"cannot join DDS domain {domain_id} (check CYCLONEDDS_URI): {err}") from None

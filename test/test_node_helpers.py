@@ -5,9 +5,12 @@ These are the node's decisions, kept free of rclpy so that they run where ROS is
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
+from cli_process import REPO
 
 from bridge.config import CAMERA_INFO_TYPE, COMPRESSED_TYPE, IMAGE_TYPE, TF_TYPE, ConfigError, ServeConfig, parse_config
 from bridge.core import TopicStats, plan_route
@@ -119,3 +122,11 @@ def test_silent_configured_topics_are_named_with_the_reason():
         "/cam/info: published, but nothing arrived: a best-effort publisher does not match the reliable "
         "subscription its `qos: reliable` asks for",
     ]
+
+
+def test_bridge_node_without_ros_says_what_to_do():
+    hide_rclpy = "import sys; sys.modules['rclpy'] = None; from bridge.node import main"  # as where ROS is not installed
+    result = subprocess.run([sys.executable, "-c", hide_rclpy], cwd=REPO, capture_output=True, text=True, timeout=60)
+    assert result.returncode == 1
+    assert "bridge_node needs ROS 2's rclpy" in result.stderr and "ros2-rerun-bridge live" in result.stderr
+    assert "Traceback" not in result.stderr

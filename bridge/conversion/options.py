@@ -1,4 +1,4 @@
-"""Per-topic options that change how a message converts (parsed from the YAML config)."""
+"""Per-topic options that change how a message converts (parsed from the YAML config), and the pixel limit."""
 
 from __future__ import annotations
 

@@ -7,7 +7,7 @@ import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Sequence
+from typing import Callable, Sequence
 
 from tqdm import tqdm
 
@@ -26,14 +26,20 @@ class ReplayOptions:
     progress: bool | None = None  # None: when stderr is a terminal
 
 
-def replay(bags: Sequence[Path], bridge: Bridge, options: ReplayOptions = ReplayOptions()) -> list[str]:
-    """Replay `bags` one after the other; the errors, one per bag that could not be read to its end."""
+def replay(bags: Sequence[Path], bridge: Bridge, options: ReplayOptions = ReplayOptions(),
+           opened: Callable[[Bag], None] | None = None) -> list[str]:
+    """Replay `bags` one after the other; the errors, one per bag that could not be read to its end.
+
+    `opened` is called with each bag once it is open (its topics and times), before its messages.
+    """
     errors: list[str] = []
     seen_topics: set[str] = set()
     for path in bags:
         try:
             with Bag(path) as bag:
                 seen_topics.update(bag.topics())
+                if opened is not None:
+                    opened(bag)
                 _replay_bag(bag, bridge, options)
         except BagError as err:
             log.error("%s", err)

@@ -43,6 +43,9 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _run(args: argparse.Namespace) -> int:
+    from .startup import keep_pandas_out_of_pyarrow
+
+    keep_pandas_out_of_pyarrow()
     from .config import ConfigError
     from .sinks import OutputError, SinkError
 
@@ -305,10 +308,12 @@ class _Session:
     def __init__(self, config, verbosity: int):
         from .core import Bridge
         from .sinks import Recording
+        from .startup import freeze_objects
 
         self.config = config
         self.verbosity = verbosity
         self.bridge = Bridge(config, Recording(config.recording))
+        freeze_objects()  # what the imports made stays till the end: no collection need walk it again
         self.interrupted = False
         self.failed = False
 

@@ -1,4 +1,4 @@
-"""`ros2-rerun-bridge`: replay bags, bridge live DDS topics, inspect bags, check configs, run the demo.
+"""`ros2-rerun-bridge`: replay bags, convert archives of them, bridge live DDS topics, inspect bags, check configs, run the demo.
 
 Exit status: 0 done; 1 a failure during the work (a bag unreadable to its end, a file that stopped taking
 data, nothing recorded); 2 a usage or configuration error; 130 a replay interrupted by Ctrl-C or SIGTERM
@@ -121,6 +121,15 @@ def _parser() -> argparse.ArgumentParser:
     demo_cmd.add_argument("--bag", type=Path, default=Path("demo_bag"), help="where to write the bag")
     demo_cmd.add_argument("--frames", type=int, default=60, help="frames of the sequence")
     demo_cmd.set_defaults(run=_run_demo)
+
+    from .batch.command import add_convert_arguments, add_register_arguments, run_convert, run_register
+
+    convert_cmd = command("convert", "convert every bag under folders into OUT_DIR, in parallel; bags already converted are skipped")
+    add_convert_arguments(convert_cmd)
+    convert_cmd.set_defaults(run=run_convert)
+    register_cmd = command("register", "register recordings into a dataset of a Rerun catalog server (rerun server)")
+    add_register_arguments(register_cmd)
+    register_cmd.set_defaults(run=run_register)
     return parser
 
 

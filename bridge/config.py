@@ -23,6 +23,10 @@ junk, huge numbers, deep nesting, alias bombs): never another exception, in boun
         depth_range: [0.2, 5.0]   # metres
       /camera/color/image_raw/compressed:
         max_pixels: 8294400       # decode frames of up to 3840x2160; larger ones are skipped
+      /camera/color/image_raw:
+        video: {codec: h264, gop: 30, quality: 23, preset: veryfast}   # encoded as a VideoStream (PyAV)
+      /camera/aligned_depth_to_color/image_raw:
+        depth_compression: png    # 16-bit depth as lossless PNG
 """
 
 from __future__ import annotations
@@ -40,7 +44,7 @@ from typing import Any, Callable, NoReturn
 
 import yaml
 
-from .conversion.options import DepthOptions, Intrinsics
+from .conversion.options import VIDEO_CODECS, DepthCompression, DepthOptions, Intrinsics, VideoOptions
 
 
 class ConfigError(ValueError):
@@ -56,12 +60,17 @@ class TopicKind(str, Enum):
     COMPRESSED_DEPTH = "compressed_depth"
     CAMERA_INFO = "camera_info"
     TF = "tf"
+    COMPRESSED_VIDEO = "compressed_video"
+    FFMPEG_PACKET = "ffmpeg_packet"
 
 
 IMAGE_TYPE = "sensor_msgs/msg/Image"
 COMPRESSED_TYPE = "sensor_msgs/msg/CompressedImage"
 CAMERA_INFO_TYPE = "sensor_msgs/msg/CameraInfo"
 TF_TYPE = "tf2_msgs/msg/TFMessage"
+COMPRESSED_VIDEO_TYPE = "foxglove_msgs/msg/CompressedVideo"
+FFMPEG_PACKET_TYPE = "ffmpeg_image_transport_msgs/msg/FFMPEGPacket"
+VIDEO_TYPES = frozenset({COMPRESSED_VIDEO_TYPE, FFMPEG_PACKET_TYPE})  # encoded video, passed through
 
 # The message type each kind takes.
 KIND_TYPES: dict[TopicKind, str] = {
@@ -71,6 +80,8 @@ KIND_TYPES: dict[TopicKind, str] = {
     TopicKind.COMPRESSED_DEPTH: COMPRESSED_TYPE,
     TopicKind.CAMERA_INFO: CAMERA_INFO_TYPE,
     TopicKind.TF: TF_TYPE,
+    TopicKind.COMPRESSED_VIDEO: COMPRESSED_VIDEO_TYPE,
+    TopicKind.FFMPEG_PACKET: FFMPEG_PACKET_TYPE,
 }
 SUPPORTED_TYPES = frozenset(KIND_TYPES.values())
 
@@ -109,6 +120,8 @@ class TopicConfig:
     qos: Qos = Qos.SENSOR_DATA
     queue_size: int = 2  # live: frames held per topic before the oldest is dropped
     max_pixels: int | None = None  # the largest frame decoded (against decompression bombs); None: the conversion's
+    video: VideoOptions | None = None  # colour frames encoded as video; None: logged as they come
+    depth_compression: DepthCompression | None = None  # 16-bit depth as a lossless PNG; None: raw
 
 
 @dataclass(frozen=True)
@@ -143,9 +156,14 @@ class BridgeConfig:
     auto: bool = True
     include: tuple[str, ...] = ()
     exclude: tuple[str, ...] = ()
+    video: VideoOptions | None = None  # for every colour topic without its own `video` (`replay --video`)
+    depth_compression: DepthCompression | None = None  # for every depth topic without its own
 
     def topic(self, name: str) -> TopicConfig:
-        return self.topics.get(name, TopicConfig())
+        """A topic's options, with the config-wide video and depth compression where it sets none."""
+        options = self.topics.get(name, TopicConfig())
+        return replace(options, video=options.video or self.video,
+                       depth_compression=options.depth_compression or self.depth_compression)  # fmt: skip
 
     def selects(self, topic: str) -> bool:
         """Whether a topic passes include/exclude (regular expressions matched in full, as rosbag2 does)."""
@@ -376,7 +394,7 @@ def _tag(tag: str) -> str:
 
 def parse_config(document: Any, base_dir: Path = Path(".")) -> BridgeConfig:
     """Validate a config read from YAML or built in code; a relative `file` sink is taken from `base_dir`."""
-    root = _Mapping(document, "", {"recording", "auto", "include", "exclude", "topics"})
+    root = _Mapping(document, "", {"recording", "auto", "include", "exclude", "topics", "video", "depth_compression"})
     topics = _Mapping(root.get("topics", {}), "topics", None)
     return BridgeConfig(
         recording=_recording(root.get("recording", {}), base_dir),
@@ -384,6 +402,8 @@ def parse_config(document: Any, base_dir: Path = Path(".")) -> BridgeConfig:
         auto=root.typed("auto", bool, True),
         include=_patterns(root.get("include", []), "include"),
         exclude=_patterns(root.get("exclude", []), "exclude"),
+        video=_video(root),
+        depth_compression=root.choice("depth_compression", DepthCompression, None),
     )
 
 
@@ -514,7 +534,7 @@ def _bind(node: _Mapping) -> str:
 
 def _topic(value: Any, path: str) -> TopicConfig:
     allowed = {"entity_path", "kind", "meter", "colormap", "depth_range", "point_fill_ratio", "intrinsics",
-               "max_rate", "frame_id", "qos", "queue_size", "max_pixels"}  # fmt: skip
+               "max_rate", "frame_id", "qos", "queue_size", "max_pixels", "video", "depth_compression"}  # fmt: skip
     node = _Mapping(value if value is not None else {}, path, allowed)
     entity_path = node.typed("entity_path", str, None)
     if entity_path is not None and not entity_path.strip("/"):
@@ -537,6 +557,29 @@ def _topic(value: Any, path: str) -> TopicConfig:
         qos=node.choice("qos", Qos, Qos.SENSOR_DATA),
         queue_size=node.integer("queue_size", TopicConfig.queue_size, 1, QUEUE_SIZE_MAX),
         max_pixels=node.integer("max_pixels", None, 1, 2**63 - 1, "a positive 64-bit integer"),
+        video=_video(node),
+        depth_compression=node.choice("depth_compression", DepthCompression, None),
+    )
+
+
+def _video(node: _Mapping) -> VideoOptions | None:
+    """`video: h264` or `video: {codec: h264, gop: 30, quality: 23, preset: veryfast, encoder: h264_nvenc}`."""
+    value = node.get("video")
+    if value is None or value is False:
+        return None
+    if isinstance(value, str):
+        value = {"codec": value}
+    video = _Mapping(value, node.key("video"), {"codec", "gop", "quality", "preset", "encoder"})
+    codec = video.typed("codec", str, VideoOptions.codec).lower()
+    if codec not in VIDEO_CODECS:
+        raise ConfigError(f"{video.key('codec')}: {_shown(codec)} is not one of: {', '.join(VIDEO_CODECS)}")
+    preset = video.typed("preset", (str, int), None)  # SVT-AV1's presets are numbers
+    return VideoOptions(
+        codec=codec,
+        gop=video.integer("gop", VideoOptions.gop, 1, 1000),
+        quality=video.integer("quality", None, 0, 63 if codec == "av1" else 51),
+        preset=None if preset is None else str(preset),
+        encoder=video.text("encoder", None),
     )
 
 

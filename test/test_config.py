@@ -187,7 +187,7 @@ CRASHES = [
     ("merge of itself", "topics:\n  /camera/depth: &d {kind: depth, <<: *d}\n",
      "not valid YAML: line 2, column 18: a `<<` merge includes the mapping it is in"),
     ("huge string in a message", "topics:\n  /camera/depth: {kind: " + "x" * 100_000 + "}\n",
-     f"topics./camera/depth.kind: {'x' * 120!r}... is not one of: image, depth, compressed, compressed_depth, camera_info, tf"),
+     f"topics./camera/depth.kind: {'x' * 120!r}... is not one of: image, depth, compressed, compressed_depth, camera_info, tf, compressed_video, ffmpeg_packet"),
     ("newline in a topic name", 'topics:\n  "/camera/depth\\n": {meter: 0}\n',
      "topics.'/camera/depth\\n'.meter: expected a positive finite number, got 0"),
     ("queue beyond memory", "topics:\n  /camera/depth: {queue_size: 100000000000}\n",

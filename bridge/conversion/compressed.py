@@ -21,6 +21,7 @@ import numpy as np
 
 from . import archetypes
 from .errors import ConversionError
+from .image import RawFrame
 from .jpeg import check_jpeg
 from .options import DEFAULT_MAX_PIXELS, DepthOptions
 from .png import SIGNATURE as PNG_SIGNATURE
@@ -80,6 +81,20 @@ def _checked_media_type(format_string: str, data: np.ndarray, max_pixels: int) -
         check_png(data, max_pixels)
         return "image/png"
     raise ConversionError(f"compressed image with format {format_string!r} is neither JPEG nor PNG")
+
+
+def decoded_frame(msg: CompressedImageMsg, *, max_pixels: int = DEFAULT_MAX_PIXELS) -> RawFrame:
+    """A JPEG or PNG CompressedImage decoded to 8-bit BGR, for a video encoder; checked against `max_pixels` first."""
+    data = np.frombuffer(msg.data, dtype=np.uint8)
+    if data.size == 0:
+        raise ConversionError("empty compressed image")
+    _checked_media_type(msg.format, data, max_pixels)
+    from .opencv import decode_color  # cv2 is imported on first use
+
+    pixels = decode_color(data)
+    if pixels is None:
+        raise ConversionError(f"compressed image with format {msg.format!r} cannot be decoded")
+    return RawFrame(pixels, "bgr24")
 
 
 def parse_compressed_depth_format(format_string: str) -> CompressedDepthFormat:

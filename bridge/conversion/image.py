@@ -18,7 +18,7 @@ import rerun as rr
 
 from . import archetypes
 from .errors import ConversionError
-from .options import DEFAULT_MAX_PIXELS, DepthOptions, check_size
+from .options import DEFAULT_MAX_PIXELS, DepthCompression, DepthOptions, check_size
 
 
 class ImageMsg(Protocol):
@@ -121,12 +121,14 @@ def convert_image(
     depth: DepthOptions = DepthOptions(),
     *,
     max_pixels: int = DEFAULT_MAX_PIXELS,
+    depth_compression: DepthCompression | None = None,
 ) -> Any:
     """Convert one Image message.
 
     `as_depth` None shows 16UC1 and 32FC1 as depth and everything else as an
     image; True or False forces it (any single-channel encoding can be depth).
     A frame of more than `max_pixels` is rejected before anything is copied or demosaiced.
+    `depth_compression` PNG logs 16-bit depth as a lossless PNG (float depth stays raw: PNG holds integers).
     """
     encoding = lookup_encoding(msg.encoding)
     check_size(msg.width, msg.height, max_pixels, "image")
@@ -135,8 +137,69 @@ def convert_image(
     if as_depth:
         if encoding.layout is not Layout.INTERLEAVED or encoding.channels != 1:
             raise ConversionError(f"encoding {msg.encoding!r} cannot be shown as depth (needs one channel)")
-        return archetypes.depth_image(_interleaved_pixels(msg, encoding), **depth.depth_image_args(encoding.is_float))
+        pixels = _interleaved_pixels(msg, encoding)
+        if depth_compression is DepthCompression.PNG and pixels.dtype == np.uint16:
+            from .opencv import encode_png  # cv2 is imported on first use
+
+            return archetypes.encoded_depth_image(encode_png(pixels), "image/png", **depth.depth_image_args(False))
+        return archetypes.depth_image(pixels, **depth.depth_image_args(encoding.is_float))
     return _color_image(msg, encoding)
+
+
+@dataclass(frozen=True)
+class RawFrame:
+    """A colour or grey frame for a video encoder: `pixels` in FFmpeg's `pixel_format` (rgb24, nv12, ...)."""
+
+    pixels: np.ndarray
+    pixel_format: str
+
+    @property
+    def size(self) -> tuple[int, int]:
+        """(width, height): NV12 holds its chroma in half as many rows again."""
+        rows = self.pixels.shape[0]
+        return self.pixels.shape[1], rows * 2 // 3 if self.pixel_format == "nv12" else rows
+
+
+_FFMPEG_INTERLEAVED = {
+    ("L", 1): "gray", ("RGB", 1): "rgb24", ("BGR", 1): "bgr24", ("RGBA", 1): "rgba", ("BGRA", 1): "bgra",
+    ("L", 2): "gray16le", ("RGB", 2): "rgb48le", ("BGR", 2): "bgr48le", ("RGBA", 2): "rgba64le", ("BGRA", 2): "bgra64le",
+}  # fmt: skip
+
+
+def video_frame(msg: ImageMsg, *, max_pixels: int = DEFAULT_MAX_PIXELS) -> RawFrame:
+    """The frame of a colour or grey Image as FFmpeg takes it: a view of the message where FFmpeg has the layout.
+
+    Unsigned integer pixels only: FFmpeg has no signed or float colour formats that an encoder takes.
+    """
+    encoding = lookup_encoding(msg.encoding)
+    check_size(msg.width, msg.height, max_pixels, "image")
+    width, height = msg.width, msg.height
+    match encoding.layout:
+        case Layout.INTERLEAVED if encoding.dtype.kind == "u" and (encoding.color_model, encoding.dtype.itemsize) in _FFMPEG_INTERLEAVED:
+            pixel_format = _FFMPEG_INTERLEAVED[(encoding.color_model, encoding.dtype.itemsize)]
+            return RawFrame(_interleaved_pixels(msg, encoding).astype(encoding.dtype.newbyteorder("<"), copy=False), pixel_format)
+        case Layout.BAYER8:
+            return RawFrame(_rows(msg, width, height), f"bayer_{encoding.bayer.lower()}8")
+        case Layout.BAYER16:
+            from .opencv import demosaic_to_rgb  # cv2 is imported on first use
+
+            mosaic = _native(_rows(msg, 2 * width, height).view(_byte_order(msg, encoding.dtype)))
+            return RawFrame(demosaic_to_rgb(mosaic, encoding.bayer), "rgb48le")
+        case Layout.YUYV | Layout.UYVY:
+            _require_even(msg, width=True)
+            packed = _rows(msg, 2 * width, height)
+            if encoding.layout is Layout.UYVY:  # swapping the bytes of each 16-bit pair makes it YUYV
+                packed = packed.view("<u2").byteswap().view(np.uint8)
+            return RawFrame(packed.reshape(height, width, 2), "yuyv422")
+        case Layout.NV12 | Layout.NV21:
+            _require_even(msg, width=True, height=True)
+            planes = _rows(msg, width, height * 3 // 2)
+            if encoding.layout is Layout.NV21:
+                planes = planes.copy()
+                uv = planes[height:].reshape(height // 2, width // 2, 2)
+                uv[...] = uv[..., ::-1]
+            return RawFrame(planes, "nv12")
+    raise ConversionError(f"encoding {msg.encoding!r} cannot be encoded as video (unsigned colour or grey pixels only)")
 
 
 def _color_image(msg: ImageMsg, encoding: Encoding) -> Any:

@@ -1,7 +1,7 @@
 """The conversions that need OpenCV, kept apart so that cv2 is imported only when one runs.
 
 Importing cv2 adds about 0.15 s to every start, and most streams never need
-it: only 16-bit Bayer images and decoded compressedDepth PNGs do.
+it: only 16-bit Bayer images, compressedDepth and depth PNGs, and frames decoded for video do.
 """
 
 from __future__ import annotations
@@ -26,3 +26,16 @@ def demosaic_to_rgb(mosaic: np.ndarray, pattern: str) -> np.ndarray:
 def decode_png(payload: np.ndarray) -> np.ndarray | None:
     """The PNG's pixels at their own bit depth; None when it cannot be decoded."""
     return cv2.imdecode(payload, cv2.IMREAD_UNCHANGED)
+
+
+def encode_png(pixels: np.ndarray) -> np.ndarray:
+    """A lossless PNG of 8- or 16-bit pixels, at zlib level 1: the fastest, and within 1% of level 3 on depth."""
+    ok, png = cv2.imencode(".png", np.ascontiguousarray(pixels), [cv2.IMWRITE_PNG_COMPRESSION, 1])
+    if not ok:
+        raise ValueError("OpenCV could not encode a PNG")  # only for arrays no Image can give
+    return png.reshape(-1)
+
+
+def decode_color(data: np.ndarray) -> np.ndarray | None:
+    """A JPEG's or PNG's pixels as 8-bit BGR; None when it cannot be decoded."""
+    return cv2.imdecode(data, cv2.IMREAD_COLOR)

@@ -57,3 +57,29 @@ class DepthOptions:
         if self.point_fill_ratio is not None:
             args["point_fill_ratio"] = self.point_fill_ratio
         return args
+
+
+class DepthCompression(str, Enum):
+    """Lossless compression of 16-bit depth, as an `EncodedDepthImage` the viewer decodes pixel-exact."""
+
+    PNG = "png"
+
+
+@dataclass(frozen=True)
+class VideoOptions:
+    """How a colour topic is encoded as video (PyAV): never with B-frames, a keyframe every `gop` frames.
+
+    `quality` is the encoder's constant-quality factor (CRF: lower is better and larger); None takes the
+    codec's default (QUALITY_DEFAULTS). `preset` is the encoder's speed preset (libx264/libx265 names,
+    a number for SVT-AV1); None takes PRESET_DEFAULTS. `encoder` names an FFmpeg encoder to use instead
+    of the codec's software one (h264_nvenc, hevc_vaapi, ...).
+    """
+
+    codec: str = "h264"  # one of VIDEO_CODECS
+    gop: int = 30
+    quality: int | None = None
+    preset: str | None = None
+    encoder: str | None = None
+
+
+VIDEO_CODECS = ("h264", "h265", "av1")

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any, Callable
 
 import rerun as rr
 
-from ..config import IMAGE_TYPE, BridgeConfig, TopicKind
+from ..config import COMPRESSED_VIDEO_TYPE, FFMPEG_PACKET_TYPE, IMAGE_TYPE, VIDEO_TYPES, BridgeConfig, TopicKind
 from ..conversion import (
     ConversionError,
     convert_compressed_image,
@@ -23,6 +23,10 @@ from ..conversion import (
 )
 from ..conversion.transforms import closes_cycle
 from ..conversion.camera_info import image_plane_frame
+from ..conversion.compressed import decoded_frame, is_compressed_depth
+from ..conversion.image import DEFAULT_DEPTH_ENCODINGS, video_frame
+from ..conversion.video import codec_from_format, video_sample
+from ..streams import Row, VideoStream
 from .routes import Route, RouteError, plan_route
 from .stats import TopicStats
 
@@ -64,6 +68,7 @@ class Bridge:
         self._tf_parents: dict[str, str] = {}  # child frame -> parent frame, of every transform logged
         self._pinhole_owners: dict[str, tuple[str, Any]] = {}  # camera frame -> (CameraInfo topic, its latest Pinhole)
         self._undrained = 0  # bytes logged since the sinks were last drained
+        self._streams: dict[str, tuple[Route, VideoStream]] = {}  # topic -> its video, once it has one
 
     def route(self, topic: str, msgtype: str) -> Route | None:
         """The topic's route (cached); None when it is not bridged."""
@@ -145,6 +150,14 @@ class Bridge:
             self._warned.add((topic, kind))
             log.warning("%s: %s", topic, problem)
 
+    def close(self) -> None:
+        """Log what the video encoders still hold; call before the recording closes."""
+        for route, stream in list(self._streams.values()):
+            try:
+                self._log_rows(route, stream.flush(), [])  # the image plane: as the stream's last row logged it
+            except ConversionError as err:
+                self.warn_once(route.topic, str(err))
+
     @property
     def logged_anything(self) -> bool:
         return any(stats.logged for stats in self.stats.values())
@@ -159,19 +172,61 @@ class Bridge:
         if route.kind is TopicKind.TF:
             self._log_tf(route, msg, log_time_ns)
             return True
-        times = _times(stamp_ns(msg.header.stamp), log_time_ns)
-        frame_id = route.options.frame_id or msg.header.frame_id
+        # foxglove's CompressedVideo has its stamp and frame beside the data, not in a header
+        header = msg if route.msgtype == COMPRESSED_VIDEO_TYPE else msg.header
+        times = _times(stamp_ns(header.timestamp if header is msg else header.stamp), log_time_ns)
+        frame_id = route.options.frame_id or header.frame_id
         if route.kind is TopicKind.CAMERA_INFO:
             pinhole = pinhole_from_camera_info(msg, frame_id, route.options.intrinsics)
             if not self._owns_pinhole(route, frame_id, pinhole):  # only a calibration that converts claims its frame
                 return False
             self.recording.log(route.entity_path, pinhole, times=times)
+            return True
+        limit = {"max_pixels": route.options.max_pixels} if route.options.max_pixels else {}
+        if (video := self._video_rows(route, msg, times, limit)) is not None:
+            rows, took = video
+            self._log_rows(route, rows, self._image_frame(route, frame_id))
+            return took
+        if route.msgtype == IMAGE_TYPE:
+            image = convert_image(msg, _AS_DEPTH.get(route.kind), route.options.depth,
+                                  depth_compression=route.options.depth_compression, **limit)  # fmt: skip
         else:
-            convert = convert_image if route.msgtype == IMAGE_TYPE else convert_compressed_image
-            limit = {"max_pixels": route.options.max_pixels} if route.options.max_pixels else {}
-            image = convert(msg, _AS_DEPTH.get(route.kind), route.options.depth, **limit)
-            self.recording.log(route.entity_path, image, *self._image_frame(route, frame_id), times=times)
+            image = convert_compressed_image(msg, _AS_DEPTH.get(route.kind), route.options.depth, **limit)
+        self.recording.log(route.entity_path, image, *self._image_frame(route, frame_id), times=times)
         return True
+
+    def _video_rows(self, route: Route, msg: Any, times: dict[str, int], limit: dict) -> tuple[list[Row], bool] | None:
+        """(rows, whether the message was taken) for video and colour frames to encode; None for anything else.
+
+        A sample before the first keyframe is not taken; a frame an encoder holds back is.
+        """
+        if route.msgtype == IMAGE_TYPE:
+            colour = not _AS_DEPTH.get(route.kind, msg.encoding.upper() in DEFAULT_DEPTH_ENCODINGS)
+            if not colour or route.options.video is None:
+                return None
+            return self._stream(route).encode(video_frame(msg, **limit), times), True
+        format_string = msg.encoding if route.msgtype == FFMPEG_PACKET_TYPE else msg.format
+        codec = codec_from_format(format_string)
+        if route.msgtype in VIDEO_TYPES or codec is not None:
+            if codec is None:
+                raise ConversionError(f"video format {format_string!r} is not one Rerun plays (h264, h265, av1)")
+            rows = self._stream(route).pass_through(video_sample(codec, msg.data), times)
+            return rows, bool(rows)
+        colour = not _AS_DEPTH.get(route.kind, is_compressed_depth(msg.format))
+        if not colour or route.options.video is None:
+            return None
+        return self._stream(route).encode(decoded_frame(msg, **limit), times), True  # JPEG or PNG, decoded
+
+    def _stream(self, route: Route) -> VideoStream:
+        with self._lock:
+            if route.topic not in self._streams:
+                warn = functools.partial(self.warn_once, route.topic)
+                self._streams[route.topic] = (route, VideoStream(warn, route.options.video))
+            return self._streams[route.topic][1]
+
+    def _log_rows(self, route: Route, rows: list[Row], frame: list[rr.CoordinateFrame]) -> None:
+        for row in rows:  # the codec row is static; samples sit in the image plane as images do
+            self.recording.log(route.entity_path, row.archetype, *(frame if row.times else []), times=row.times)
 
     def _owns_pinhole(self, route: Route, frame_id: str, pinhole: Any) -> bool:
         """Whether this CameraInfo topic gives the Pinhole of its frame.

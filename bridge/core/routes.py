@@ -4,7 +4,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ..config import CAMERA_INFO_TYPE, COMPRESSED_TYPE, IMAGE_TYPE, KIND_TYPES, SUPPORTED_TYPES, TF_TYPE, BridgeConfig, TopicConfig, TopicKind
+from ..config import (
+    CAMERA_INFO_TYPE, COMPRESSED_TYPE, IMAGE_TYPE, KIND_TYPES, SUPPORTED_TYPES, TF_TYPE, VIDEO_TYPES, BridgeConfig, TopicConfig,
+    TopicKind,
+)  # fmt: skip
 
 STATIC_TF_NAME = "tf_static"  # /tf_static, or namespaced: /robot1/tf_static
 
@@ -23,7 +26,7 @@ class Route:
 
     @property
     def carries_images(self) -> bool:
-        return self.msgtype in (IMAGE_TYPE, COMPRESSED_TYPE)
+        return self.msgtype in (IMAGE_TYPE, COMPRESSED_TYPE) or self.msgtype in VIDEO_TYPES
 
     @property
     def static_tf(self) -> bool:

@@ -13,7 +13,7 @@ import rerun.blueprint as rrb
 
 from ..config import KIND_TYPES, BridgeConfig, TopicKind
 
-_IMAGE_KINDS = {kind for kind in TopicKind if KIND_TYPES[kind].endswith(("/Image", "/CompressedImage"))}
+_IMAGE_KINDS = {kind for kind in TopicKind if KIND_TYPES[kind].endswith(("/Image", "/CompressedImage", "/CompressedVideo", "/FFMPEGPacket"))}
 
 
 def default_blueprint(image_entities: Iterable[str]) -> rrb.Blueprint:

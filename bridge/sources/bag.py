@@ -16,12 +16,13 @@ from typing import Any, Iterator
 from rosbags.highlevel import AnyReader
 from rosbags.typesys import Stores, get_typestore
 
+from ..msgs import register_video_types
 from .storage import FORMATS, Damage, MetadataError, StorageFile, open_files, open_folder
 
 log = logging.getLogger("ros2_rerun_bridge")
 
 # Used for bags that do not embed their message definitions (sqlite3 bags before Iron).
-DEFAULT_TYPESTORE = get_typestore(Stores.ROS2_HUMBLE)
+DEFAULT_TYPESTORE = register_video_types(get_typestore(Stores.ROS2_HUMBLE))
 
 
 class BagError(Exception):

@@ -41,13 +41,15 @@ from rosbags.typesys import Stores, get_typestore
 from rosbags.typesys.store import Nodetype
 
 from ..config import ConfigError
+from ..msgs import register_video_types
 from ..core import Bridge, LiveQueues, Route
 from .receive_buffer import RECEIVE_BUFFER_BYTES, capped_receive_buffer_warning, kernel_receive_buffer_max
 from ..core.subscriptions import SubscriptionQos, needs_discovery, silent_topic_warnings, subscription_qos, typed_topics
 
 log = logging.getLogger("ros2_rerun_bridge")
 
-TYPESTORE = get_typestore(Stores.ROS2_HUMBLE)  # these message types are the same in every ROS 2 release
+# These message types are the same in every ROS 2 release; the video types come from this package's definitions.
+TYPESTORE = register_video_types(get_typestore(Stores.ROS2_HUMBLE))
 ANY_SAMPLE = SampleState.Any | ViewState.Any | InstanceState.Any
 TAKE_MAX = 64  # samples per reader per wake-up; the rest keeps the waitset triggered
 WAIT_S = 0.2  # longest wait between checks for the end (duration, stop, Ctrl-C)

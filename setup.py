@@ -15,6 +15,7 @@ setup(
     license="Apache-2.0",
     python_requires=">=3.10",
     packages=find_packages(include=["bridge", "bridge.*"]),
+    package_data={"bridge.msgs": ["*.msg"]},  # the video message definitions live DDS decodes with
     data_files=[
         ("share/ament_index/resource_index/packages", [f"resource/{PACKAGE}"]),
         (f"share/{PACKAGE}", ["package.xml"]),
@@ -32,7 +33,8 @@ setup(
         "cyclonedds>=11,<12",
     ],
     extras_require={
-        "test": ["pytest>=7", "hypothesis>=6", "rerun-sdk[catalog]>=0.41,<0.42", "colcon-common-extensions"],
+        "video": ["av>=14"],  # encoding colour topics as video (PyAV's wheels bundle FFmpeg, libx264, libx265, SVT-AV1)
+        "test": ["pytest>=7", "hypothesis>=6", "rerun-sdk[catalog]>=0.41,<0.42", "colcon-common-extensions", "av>=14"],
         "bench": ["matplotlib>=3.5"],  # the report's plot
     },
     entry_points={

@@ -93,6 +93,7 @@ def _parser() -> argparse.ArgumentParser:
     _add_config_and_sinks(replay_cmd, ServeConfig(), output_help=(
         "write this .rrd file (a folder: BAG_NAME.rrd in it); without any sink: BAG_NAME.rrd in the current folder"))
     _add_filters(replay_cmd)
+    _add_compression(replay_cmd)
     replay_cmd.add_argument("--start", type=float, metavar="SEC", help="begin this many seconds into the bag")
     replay_cmd.add_argument("--end", type=float, metavar="SEC", help="stop this many seconds into the bag")
     replay_cmd.add_argument("--rate", type=float, metavar="X", help="play at X times real time (default: as fast as possible)")
@@ -104,6 +105,7 @@ def _parser() -> argparse.ArgumentParser:
     live_cmd = command("live", "bridge live ROS 2 topics over DDS (Cyclone DDS), without ROS installed, until Ctrl-C")
     _add_config_and_sinks(live_cmd, ServeConfig(), output_help="write this .rrd file")
     live_cmd.add_argument("--duration", type=float, metavar="SEC", help="stop after this long (default: until Ctrl-C)")
+    _add_compression(live_cmd)
     live_cmd.set_defaults(run=_run_live)
 
     info_cmd = command("info", "list a bag's topics and what each would become, without converting")
@@ -120,6 +122,7 @@ def _parser() -> argparse.ArgumentParser:
     demo_cmd.add_argument("-o", "--output", type=Path, default=Path("demo.rrd"), help="recording to write")
     demo_cmd.add_argument("--bag", type=Path, default=Path("demo_bag"), help="where to write the bag")
     demo_cmd.add_argument("--frames", type=int, default=60, help="frames of the sequence")
+    _add_compression(demo_cmd)
     demo_cmd.set_defaults(run=_run_demo)
 
     from .batch.command import add_convert_arguments, add_register_arguments, run_convert, run_register
@@ -147,6 +150,27 @@ def _add_config_and_sinks(command: argparse.ArgumentParser, serve: object, outpu
     command.add_argument("--application-id", help="Rerun application id (default: the config's, or ros2_rerun_bridge)")
     command.add_argument("--recording-id", help="Rerun recording id; the same id merges recordings in the viewer "
                                                 "(default: the config's, or a new UUID)")  # fmt: skip
+
+
+def _add_compression(command: argparse.ArgumentParser) -> None:
+    from .conversion.options import VIDEO_CODECS, DepthCompression
+
+    command.add_argument("--video", choices=VIDEO_CODECS, metavar="CODEC",
+                         help=f"encode every colour image topic as video ({', '.join(VIDEO_CODECS)}; needs PyAV), with "
+                              "default settings where the config gives a topic none")  # fmt: skip
+    command.add_argument("--depth-compression", choices=[c.value for c in DepthCompression],
+                         help="log 16-bit depth losslessly compressed (png)")  # fmt: skip
+
+
+def _with_compression(args: argparse.Namespace, config):
+    """The config with the command line's --video and --depth-compression as its defaults for every topic."""
+    from .conversion.options import DepthCompression, VideoOptions
+
+    if args.video:
+        config = replace(config, video=VideoOptions(codec=args.video))
+    if args.depth_compression:
+        config = replace(config, depth_compression=DepthCompression(args.depth_compression))
+    return config
 
 
 def _add_filters(command: argparse.ArgumentParser) -> None:
@@ -180,7 +204,7 @@ def _config(args: argparse.Namespace):
     filters = parse_config({"include": args.include, "exclude": args.exclude}) if hasattr(args, "include") else None
     if filters is not None:
         config = config.with_filters(filters.include, filters.exclude)
-    return config
+    return _with_compression(args, config) if hasattr(args, "video") else config
 
 
 def _replay_output(args: argparse.Namespace, config) -> object:
@@ -289,7 +313,7 @@ def _run_demo(args: argparse.Namespace) -> int:
     except (FileExistsError, ValueError) as err:  # an existing non-bag folder, or no frames
         log.error("%s", err)
         return EXIT_USAGE
-    config = BridgeConfig().with_sinks(SinksConfig(file=args.output))
+    config = _with_compression(args, BridgeConfig().with_sinks(SinksConfig(file=args.output)))
     config = replace(config, recording=replace(config.recording, application_id="ros2_rerun_bridge_demo"))
     with _Session(config, args.verbosity) as session:
         errors = replay([bag], session.bridge)
@@ -318,7 +342,9 @@ class _Session:
         from .core import Bridge
         from .sinks import Recording
         from .startup import freeze_objects
+        from .streams import check_encoders
 
+        check_encoders(config)  # before any sink opens: a missing encoder writes no file
         self.config = config
         self.verbosity = verbosity
         self.bridge = Bridge(config, Recording(config.recording))
@@ -339,6 +365,7 @@ class _Session:
             self.interrupted = True
             log.warning("interrupted: closing the recording")
         recording = self.bridge.recording
+        self.bridge.close()
         recording.close(keep_file=self.bridge.logged_anything)
         if self.verbosity >= 0:
             for line in self.bridge.summary():

@@ -32,13 +32,14 @@ except ImportError as err:
         "`source /opt/ros/jazzy/setup.bash`. Without ROS, `ros2-rerun-bridge live` reads the same topics over DDS."
     ) from None
 
-from .config import CAMERA_INFO_TYPE, COMPRESSED_TYPE, IMAGE_TYPE, TF_TYPE, ConfigError
+from .config import CAMERA_INFO_TYPE, COMPRESSED_TYPE, COMPRESSED_VIDEO_TYPE, FFMPEG_PACKET_TYPE, IMAGE_TYPE, TF_TYPE, ConfigError
 from .core import Bridge, LiveQueues
 from .core.overrides import NODE_PARAMETERS, node_config
 from .core.subscriptions import SubscriptionQos, needs_discovery, silent_topic_warnings, subscription_qos, typed_topics
 from .sinks import Recording, SinkError
 from .sources.receive_buffer import capped_receive_buffer_warning
 from .sinks.blueprint import configured_blueprint
+from .streams import check_encoders
 
 try:
     from tf2_msgs.msg import TFMessage
@@ -49,6 +50,18 @@ NODE_NAME = "rerun_bridge"
 MESSAGE_CLASSES: dict[str, type] = {IMAGE_TYPE: Image, COMPRESSED_TYPE: CompressedImage, CAMERA_INFO_TYPE: CameraInfo}
 if TFMessage is not None:
     MESSAGE_CLASSES[TF_TYPE] = TFMessage
+try:  # encoded video: subscribed where its message package is installed
+    from foxglove_msgs.msg import CompressedVideo
+
+    MESSAGE_CLASSES[COMPRESSED_VIDEO_TYPE] = CompressedVideo
+except ImportError:
+    pass
+try:
+    from ffmpeg_image_transport_msgs.msg import FFMPEGPacket
+
+    MESSAGE_CLASSES[FFMPEG_PACKET_TYPE] = FFMPEGPacket
+except ImportError:
+    pass
 DISCOVERY_PERIOD_SEC = 1.0
 SUMMARY_PERIOD_SEC = 5.0
 SILENCE_CHECK_SEC = 5.0  # after this long, configured topics without a message are reported
@@ -69,6 +82,7 @@ class BridgeNode(Node):
         self._log_handler = _RosLogHandler(self.get_logger())
         log.addHandler(self._log_handler)
         log.setLevel(int(self.get_logger().get_effective_level()))
+        check_encoders(config)  # before the recording opens: a missing encoder writes no file
         self.recording = Recording(config.recording)
         if (layout := configured_blueprint(config)) is not None:
             self.recording.send_blueprint(layout)
@@ -93,6 +107,7 @@ class BridgeNode(Node):
         if not self._silence_check.is_canceled():
             self._report_silent_topics()
         self.queues.close()
+        self.bridge.close()
         self.recording.close(keep_file=self.bridge.logged_anything)
         self._log_summary()
         if self.recording.failure is not None:
@@ -116,7 +131,8 @@ class BridgeNode(Node):
             return
         self._subscribed.add((topic, msgtype))
         if msgtype not in MESSAGE_CLASSES:
-            self.bridge.warn_once(topic, f"not bridged: {msgtype.split('/')[0]} is not installed (install ros-$ROS_DISTRO-tf2-msgs)")
+            package = msgtype.split("/")[0]
+            self.bridge.warn_once(topic, f"not bridged: {package} is not installed (install ros-$ROS_DISTRO-{package.replace('_', '-')})")
             return
         qos = _qos_profile(subscription_qos(route))
         if _MESSAGE_INFO:

@@ -6,21 +6,27 @@ time in rowid order (the order they were recorded in), from the table and never 
 index, so that every row before the damage is kept. The file is opened read-only and immutable:
 nothing is written to it, nor beside it (no journal). `writable_schema` lets SQLite read the pages
 a cut file still has, where it would otherwise refuse the whole file because its header counts
-more; in a read-only connection it changes nothing.
+more; in a read-only connection it changes nothing. Through apsw (which rosbags reads sqlite3
+with), for its VFS: SQLite reads the missing end of a page cut in half as zeros, so that a row
+running into it would look whole; the VFS hides that page.
 """
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Collection, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+import apsw
+
 Row = tuple[int, int, int, bytes | None]  # rowid, topic id, log time, data (None: not selected)
 
 
-class Db3Damage(sqlite3.DatabaseError):
+class Db3Damage(Exception):
     """What SQLite reads but is no rosbag2 data: no rosbag2 tables, or a row from a damaged page."""
+
+
+ERRORS = (apsw.Error, Db3Damage)  # what reading a damaged file raises
 
 
 @dataclass(frozen=True)
@@ -39,21 +45,47 @@ class Definition:
     text: str
 
 
-def connect(path: Path) -> sqlite3.Connection:
+class _WholePagesFile(apsw.VFSFile):
+    """A database file as long as its whole pages: SQLite takes a page cut in half as missing, not as zeros."""
+
+    def __init__(self, name: apsw.URIFilename | str | None, flags: list[int]):
+        super().__init__("", name, flags)  # the default VFS's file
+
+    def xFileSize(self) -> int:
+        size = super().xFileSize()
+        page = int.from_bytes(super().xRead(2, 16), "big") if size >= 100 else 0  # the page size, in the file header
+        page = 65536 if page == 1 else page
+        return size - size % page if page in _PAGE_SIZES else size
+
+
+class _WholePages(apsw.VFS):
+    def __init__(self) -> None:
+        super().__init__(_VFS_NAME, "")
+
+    def xOpen(self, name: apsw.URIFilename | str | None, flags: list[int]) -> apsw.VFSFile:
+        return _WholePagesFile(name, flags)
+
+
+_VFS_NAME = "rosbag2_whole_pages"
+_PAGE_SIZES = {512 << shift for shift in range(8)}
+_VFS = _WholePages()  # registered with SQLite as long as it lives
+
+
+def connect(path: Path) -> apsw.Connection:
     path.open("rb").close()  # an OSError that says why, where SQLite only says "unable to open database file"
-    db = sqlite3.connect(f"{path.absolute().as_uri()}?mode=ro&immutable=1", uri=True, check_same_thread=False)
+    db = apsw.Connection(f"{path.absolute().as_uri()}?mode=ro&immutable=1",
+                         flags=apsw.SQLITE_OPEN_READONLY | apsw.SQLITE_OPEN_URI, vfs=_VFS_NAME)  # fmt: skip
     db.execute("PRAGMA writable_schema = ON")
     return db
 
 
-def topics(db: sqlite3.Connection) -> list[Topic]:
+def topics(db: apsw.Connection) -> list[Topic]:
     """The topics table, of any schema version: the columns a version does not have are empty."""
     tables = {name for (name,) in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
     if not {"topics", "messages"} <= tables:
         raise Db3Damage("no rosbag2 tables (topics, messages)" if tables else "an empty database")
     cursor = db.execute("SELECT * FROM topics ORDER BY id")
-    names = [column[0] for column in cursor.description]
-    rows = [dict(zip(names, values)) for values in cursor]
+    rows = [dict(zip((name for name, _ in cursor.getdescription()), values)) for values in cursor]
     return [
         Topic(row["id"], row["name"], row["type"], row["serialization_format"], row.get("offered_qos_profiles") or "",
               row.get("type_description_hash") or "")
@@ -61,7 +93,7 @@ def topics(db: sqlite3.Connection) -> list[Topic]:
     ]  # fmt: skip
 
 
-def definitions(db: sqlite3.Connection) -> dict[str, Definition]:
+def definitions(db: apsw.Connection) -> dict[str, Definition]:
     """The message definitions by type, stored since schema 4 (Iron); none before."""
     query = "SELECT name FROM sqlite_master WHERE type = 'table' AND name = 'message_definitions'"
     if db.execute(query).fetchone() is None:
@@ -70,12 +102,12 @@ def definitions(db: sqlite3.Connection) -> dict[str, Definition]:
     return {msgtype: Definition(encoding, text) for msgtype, encoding, text in rows}
 
 
-def rows(db: sqlite3.Connection, topic_ids: Collection[int] = (), start: int | None = None,
+def rows(db: apsw.Connection, topic_ids: Collection[int] = (), start: int | None = None,
          stop: int | None = None) -> Iterator[Row]:  # fmt: skip
     """Every row in rowid order, with its data when it is on `topic_ids` and logged in [start, stop).
 
     A row's data is read only when selected: its overflow pages may be the damaged ones.
-    Raises sqlite3.DatabaseError at the first row SQLite cannot read, Db3Damage at one that is no row.
+    Raises apsw.Error at the first row SQLite cannot read, Db3Damage at one that is no row.
     """
     ids = {int(topic_id) for topic_id in topic_ids}
     low, high = -(2**63) if start is None else start, 2**63 - 1 if stop is None else stop
@@ -83,8 +115,7 @@ def rows(db: sqlite3.Connection, topic_ids: Collection[int] = (), start: int | N
              "AND timestamp >= ? AND timestamp < ? THEN data END FROM messages NOT INDEXED ORDER BY id")  # fmt: skip
     previous = 0
     for rowid, topic_id, log_time, data in db.execute(query, (low, high)):
-        fields = (rowid, topic_id, log_time)
-        if not all(isinstance(field, int) for field in fields) or rowid <= previous \
+        if not all(isinstance(field, int) for field in (rowid, topic_id, log_time)) or rowid <= previous \
                 or (topic_id in ids and low <= log_time < high and not isinstance(data, bytes)):  # fmt: skip
             raise Db3Damage(f"a garbled row after row {previous}")
         previous = rowid

@@ -3,14 +3,14 @@
 rosbags reads a rosbag2 bag through one storage reader per file (`McapReader`, `Sqlite3Reader`),
 and a file that reader cannot read whole stops the whole bag, at open or midway. `StorageFile`
 takes a storage reader's place (as a file `Reader`'s `storage`, or as a folder's storage plugin)
-and reads its file as far as it is readable: with rosbags' reader while that works, then with one
-that salvages (`ScannedMcap` over `mcap_scan`, `SalvagedDb3` over `db3_rows`) from where rosbags'
-stopped. It never raises for a damaged file: `damage` says what could not be read.
+and reads its file as far as it is readable: with rosbags' reader while that works (an MCAP file's
+only when its summary checks out), then with one that salvages (`ScannedMcap` over `mcap_scan`,
+`SalvagedDb3` over `db3_rows`) from where rosbags stopped. It never raises for a damaged file:
+`damage` says what could not be read, including what rosbags skipped without a word.
 """
 
 from __future__ import annotations
 
-import sqlite3
 from collections import Counter
 from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
 from contextlib import suppress
@@ -18,8 +18,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO, Protocol, TypeVar
 
+import apsw
 from rosbags.highlevel import AnyReader
 from rosbags.interfaces import Connection, ConnectionExtRosbag2, MessageDefinition, MessageDefinitionFormat
+from rosbags.rosbag2 import ReaderError
 from rosbags.rosbag2.metadata import ReaderMetadata, parse_qos
 from rosbags.rosbag2.reader import DirectoryReader
 from rosbags.rosbag2.storage_mcap import McapReader
@@ -111,7 +113,11 @@ class StorageFile:
 
     def messages(self, connections: Collection[Connection], start: int | None = None,
                  stop: int | None = None) -> Iterator[StorageMessage]:  # fmt: skip
-        """The messages of `connections`: rosbags' in log-time order, then if it stops midway the rest in file order."""
+        """The messages of `connections`: rosbags' in log-time order, then if it stops midway the rest in file order.
+
+        A whole read that rosbags ends with fewer messages than the file's index lists notes them as lost:
+        rosbags skips a record whose opcode or channel is garbled without a word.
+        """
         ids = {c.id for c in connections}
         own = {c.id: c for c in self.connections}
         delivered = _Delivered()
@@ -123,8 +129,10 @@ class StorageFile:
                 for connection, log_time, data in delivered.after(messages):
                     if connection.id in own:
                         yield own[connection.id], log_time, data
+                if not self._salvaging and start is None and stop is None and (lost := delivered.fewer_than(wanted)):
+                    self.damage = Damage(self.path, f"damaged: {lost} of the messages it lists are unreadable", False)
                 return
-            except Exception as err:  # as in open(); and sqlite3.DatabaseError, McapDamage from the salvagers
+            except Exception as err:  # as in open(); and db3_rows.ERRORS, McapDamage from the salvagers
                 if self._salvaging:
                     self.damage = Damage(self.path, _text(err), while_reading=True)
                     return
@@ -140,7 +148,7 @@ class StorageFile:
         """The salvaging reader, open, noting the damage it finds or else rosbags' `failure`; None: nothing readable."""
         try:
             storage = self._opened_storage(self._form.salvaging)
-        except Exception as err:  # as in open(); and OSError, sqlite3.Error, McapDamage
+        except Exception as err:  # as in open(); and OSError, db3_rows.ERRORS, McapDamage
             self.damage = Damage(self.path, _text(failure) if while_reading else f"cannot read: {_text(err)}",
                                  while_reading)  # fmt: skip
             return None
@@ -151,11 +159,16 @@ class StorageFile:
 
 
 class _Delivered:
-    """The log time of the last message delivered, and how many were at that time: where to read on from."""
+    """The log time of the last message delivered and how many were at that time, where to read on from; and all."""
 
     def __init__(self) -> None:
         self.time: int | None = None
         self.count = 0
+        self.by_connection: Counter[int] = Counter()
+
+    def fewer_than(self, connections: Iterable[Connection]) -> int:
+        """How many messages fewer than `connections` count were delivered."""
+        return sum(max(0, c.msgcount - self.by_connection[c.id]) for c in connections)
 
     def start(self, start: int | None) -> int | None:
         return start if self.time is None else max(self.time, start or 0)
@@ -169,7 +182,38 @@ class _Delivered:
                 skip -= 1
                 continue
             self.time, self.count = log_time, (self.count + 1 if log_time == self.time else 1)
+            self.by_connection[message[0].id] += 1
             yield message
+
+
+class CheckedMcapReader(McapReader):
+    """rosbags' MCAP reader, for files with a summary that agrees with itself and with the chunks it points at.
+
+    Without a summary rosbags scans the file, and ends its scan early at some damage without a word; a damaged
+    summary can list fewer chunks or messages than the file holds. Both would lose messages silently: such
+    files are read with ScannedMcap.
+    """
+
+    def open(self) -> None:
+        super().open()
+        try:
+            self._check_index()
+        except BaseException:
+            self.close()
+            raise
+
+    def meta_scan(self) -> None:
+        raise ReaderError("no usable summary")  # rosbags would scan the file instead
+
+    def _check_index(self) -> None:
+        assert self.bio is not None and self.statistics is not None
+        counts = self.statistics.channel_message_counts
+        if self.statistics.message_count != sum(counts.values()) or not counts.keys() <= self.channels.keys():
+            raise ReaderError("its statistics do not add up")
+        for chunk in self.chunks:
+            self.bio.seek(chunk.chunk_start_offset)
+            if self.bio.read(9) != bytes([mcap_scan.CHUNK]) + (chunk.chunk_length - 9).to_bytes(8, "little"):
+                raise ReaderError(f"its index lists a chunk at byte {chunk.chunk_start_offset} that is not there")
 
 
 class ScannedMcap:
@@ -261,7 +305,7 @@ class SalvagedDb3:
         self.path = path
         self.connections: list[Connection] = []
         self.metadata = _NO_MESSAGES
-        self._db: sqlite3.Connection | None = None
+        self._db: apsw.Connection | None = None
         self._last_row: int | None = None  # the last row that can be read
         self._problem: str | None = None
 
@@ -273,7 +317,7 @@ class SalvagedDb3:
             self.close()
             raise
 
-    def _read_summary(self, db: sqlite3.Connection) -> None:
+    def _read_summary(self, db: apsw.Connection) -> None:
         definitions = db3_rows.definitions(db)
         topics = db3_rows.topics(db)
         known = {topic.id for topic in topics}
@@ -286,7 +330,7 @@ class SalvagedDb3:
                 counts[topic_id] += 1
                 first, last = min(first, log_time), max(last, log_time)
                 self._last_row = rowid
-        except sqlite3.DatabaseError as err:
+        except db3_rows.ERRORS as err:
             self._problem = _text(err)
         self.connections = [self._connection(topic, definitions.get(topic.type), counts[topic.id]) for topic in topics]
         self.metadata = _metadata(sum(counts.values()), first, last)
@@ -321,7 +365,7 @@ class SalvagedDb3:
         return f"damaged ({self._problem}): read its first {self.metadata.message_count} messages, the rest is lost"
 
 
-MCAP = StorageFormat(McapReader, ScannedMcap)
+MCAP = StorageFormat(CheckedMcapReader, ScannedMcap)
 DB3 = StorageFormat(Sqlite3Reader, SalvagedDb3)
 FORMATS = {".mcap": MCAP, ".db3": DB3}  # by file suffix
 

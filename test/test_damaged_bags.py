@@ -282,6 +282,19 @@ def test_an_mcap_record_damaged_midway_keeps_the_messages_before_it(bags, tmp_pa
     assert str(error).startswith(f"{mcap}: damaged at byte ") and "read the 100 messages before it" in str(error), error
 
 
+def test_a_record_rosbags_skips_without_a_word_is_reported(bags, tmp_path):
+    """rosbags passes over a chunk's record of unknown opcode: the message in it is lost, and said to be."""
+    bag = copy(bags["mcap"], tmp_path / "bag")
+    mcap = storage_file(bag)
+    data = bytearray(bags["mcap"].data)
+    data[data.index(WRITTEN[100].cdr) - 22 - 9] = 0x7F  # the message record's opcode
+    mcap.write_bytes(bytes(data))
+
+    got, error = read(bag)
+    assert got == WRITTEN[:100] + WRITTEN[101:]
+    assert str(error) == f"{mcap}: damaged: 1 of the messages it lists are unreadable"
+
+
 def test_a_db3_with_a_damaged_index_is_read_whole_in_file_order(bags, tmp_path):
     bag = copy(bags["sqlite3"], tmp_path / "bag")
     db3 = storage_file(bag)

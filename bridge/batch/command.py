@@ -18,7 +18,7 @@ def add_convert_arguments(command: argparse.ArgumentParser) -> None:
     from ..cli import _add_filters
     from .run import DEFAULT_TASK_MEMORY_MB
 
-    command.add_argument("inputs", nargs="+", type=Path, metavar="INPUT",
+    command.add_argument("inputs", nargs="*", type=Path, metavar="INPUT",
                          help="folders to search for bags, bag folders, .mcap/.db3 files")  # fmt: skip
     command.add_argument("-o", "--output", dest="out_dir", type=Path, required=True, metavar="OUT_DIR",
                          help="write each bag's recording as OUT_DIR/<its path under the inputs>.rrd")  # fmt: skip
@@ -60,8 +60,14 @@ def run_convert(args: argparse.Namespace) -> int:
     from ..cli import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_USAGE, _config
     from .discover import DiscoveryError, config_hash, find_bags, read_stamp
     from .run import RayMissing, run_local, run_ray
-    from .worker import UP_TO_DATE, BagResult
+    from .worker import CONVERTED, UP_TO_DATE, BagResult
 
+    if args.ray not in (None, "auto") and Path(args.ray).exists():  # `--ray BAGS -o OUT`: an input, not an address
+        args.inputs.insert(0, Path(args.ray))
+        args.ray = "auto"
+    if not args.inputs:
+        log.error("no INPUT given: folders to search for bags, bag folders, .mcap/.db3 files")
+        return EXIT_USAGE
     if args.jobs < 1:
         log.error("--jobs %d: at least 1", args.jobs)
         return EXIT_USAGE
@@ -139,7 +145,7 @@ def run_convert(args: argparse.Namespace) -> int:
         log.warning("interrupted: %d bags not converted (run again to go on)", len(jobs) - len(results))
         return EXIT_INTERRUPTED
     if args.register:
-        outputs = [results[job.name].output for job in jobs if results[job.name].output is not None]
+        outputs = [r.output for job in jobs if (r := results[job.name]).status in (CONVERTED, UP_TO_DATE)]
         status = max(status, _register(args.register, args.dataset, outputs, args.verbosity))
     return status
 

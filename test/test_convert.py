@@ -1,0 +1,265 @@
+"""`convert`: an archive of real bags (mcap and sqlite3 folders, loose files, a split bag, a bag whose recorder was
+killed, a corrupt one) under nested folders, converted with two worker processes, resumed, registered into a real
+`rerun server` and queried back across segments through the catalog client; and the same through a local Ray cluster.
+"""
+
+from __future__ import annotations
+
+import datetime
+import importlib.util
+import os
+import re
+import shutil
+import subprocess
+import sys
+import uuid
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pytest
+import rerun as rr
+import yaml
+from datafusion import col, lit
+from datafusion import functions as F
+from ports import free_port, wait_for_port
+from recordings import camera_info_msg, column, image_msg, read_recording, tf_msg, write_bag
+
+from bridge.batch.discover import RECORDING_NAMESPACE, find_bags
+from bridge.cli import main
+
+T0 = 1_700_000_000_000_000_000
+PERIOD = 100_000_000
+K = [20.0, 0, 16.0, 0, 21.0, 12.0, 0, 0, 1]
+
+# bag name (relative path, as convert names it) -> (form, colour frames, depth frames)
+ARCHIVE = {
+    "site_a/2024-05-01/run_0": ("mcap", 3, 3),
+    "site_a/2024-05-01/run_1": ("sqlite3", 4, 0),
+    "site_a/2024-05-02/run_2": ("mcap", 5, 2),
+    "site_a/loose_3.mcap": ("loose mcap", 2, 2),
+    "site_a/loose_4.db3": ("loose db3", 3, 1),
+    "site_b/deep/er/run_5": ("sqlite3", 6, 6),
+    "site_b/deep/er/run_6": ("mcap", 2, 0),
+    "site_b/deep/run_7": ("mcap", 4, 4),
+    "site_b/split": ("split", 6, 4),
+    "site_b/killed": ("killed", 3, 0),  # killed_0.mcap, no metadata.yaml
+}
+CORRUPT = "site_b/corrupt"
+TIMEOUT = 120
+
+
+def messages(colour: int, depth: int, offset: int = 0) -> list:
+    out = [("/tf_static", tf_msg([("world", "camera_optical_frame", (0.0, 0.0, 1.0), (0.0, 0.0, 0.0, 1.0))], T0), T0)]
+    for i in range(max(colour, depth)):
+        ns = T0 + (offset + i) * PERIOD
+        if i < colour:
+            pixels = np.full((24, 32, 3), (offset + i) % 256, np.uint8)
+            out.append(("/cam/color/image_raw", image_msg(pixels, "rgb8", ns), ns))
+            out.append(("/cam/color/camera_info", camera_info_msg(K, 32, 24, ns), ns + 1))
+        if i < depth:
+            out.append(("/cam/depth/image_rect_raw", image_msg(np.full((24, 32), 1000 + i, np.uint16), "16UC1", ns), ns + 2))
+    return out
+
+
+def storage_file(folder: Path) -> Path:
+    return next(p for p in folder.iterdir() if p.suffix in (".mcap", ".db3"))
+
+
+def write_archive(root: Path) -> None:
+    for name, (form, colour, depth) in ARCHIVE.items():
+        path = root / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        if form in ("mcap", "sqlite3"):
+            write_bag(path, messages(colour, depth), form)
+        elif form.startswith("loose"):
+            bag = write_bag(root / f"tmp_{path.stem}", messages(colour, depth), form.split()[1].replace("db3", "sqlite3"))
+            shutil.move(storage_file(bag), path)
+            shutil.rmtree(bag)
+        elif form == "killed":
+            bag = write_bag(root / "tmp_killed", messages(colour, depth), "mcap")
+            path.mkdir()
+            shutil.move(storage_file(bag), path / "killed_0.mcap")
+            shutil.rmtree(bag)
+        else:
+            write_split_bag(path, messages(colour, depth))
+    corrupt = root / CORRUPT
+    corrupt.mkdir(parents=True)
+    (corrupt / "metadata.yaml").write_text("rosbag2_bagfile_information: {version: 8, storage_identifier: mcap}\n")
+    (corrupt / "corrupt_0.mcap").write_bytes(np.random.default_rng(0).bytes(4096))
+    (root / "site_a" / "notes.txt").write_text("not a bag\n")
+
+
+def write_split_bag(folder: Path, msgs: list) -> None:
+    """Two storage files with one metadata.yaml, as rosbag2 --max-bag-size leaves them."""
+    static, rest = msgs[:1], msgs[1:]
+    half = len(rest) // 2
+    parts = [write_bag(folder.with_name(f"tmp_split_{i}"), static + part if i == 0 else part, "mcap")
+             for i, part in enumerate([rest[:half], rest[half:]])]  # fmt: skip
+    folder.mkdir()
+    infos = [yaml.safe_load((p / "metadata.yaml").read_text())["rosbag2_bagfile_information"] for p in parts]
+    files = [Path(shutil.move(storage_file(p), folder / f"split_{i}.mcap")) for i, p in enumerate(parts)]
+    info = infos[0]
+    info["relative_file_paths"] = [f.name for f in files]
+    info["files"] = [{**i["files"][0], "path": f.name} for i, f in zip(infos, files)]
+    info["message_count"] = sum(i["message_count"] for i in infos)
+    counts = {t["topic_metadata"]["name"]: t for t in info["topics_with_message_count"]}
+    for topic in infos[1]["topics_with_message_count"]:
+        counts.setdefault(topic["topic_metadata"]["name"], {**topic, "message_count": 0})["message_count"] += topic["message_count"]
+    info["topics_with_message_count"] = list(counts.values())
+    (folder / "metadata.yaml").write_text(yaml.safe_dump({"rosbag2_bagfile_information": info}))
+    for part in parts:
+        shutil.rmtree(part)
+
+
+@pytest.fixture(scope="module")
+def archive(tmp_path_factory):
+    root = tmp_path_factory.mktemp("archive")
+    write_archive(root / "bags")
+    return root
+
+
+@pytest.fixture(scope="module")
+def first_run(archive):
+    """The first conversion, with two workers: (status, stdout, stderr)."""
+    out = archive / "out"
+    result = subprocess.run([sys.executable, "-m", "bridge", "convert", "--no-progress", "--jobs", "2", archive / "bags", "-o", out],
+                            capture_output=True, text=True, timeout=TIMEOUT)  # fmt: skip
+    return result.returncode, result.stdout, result.stderr
+
+
+def rows(stdout: str) -> dict[str, list[str]]:
+    """The summary table: bag -> [frames, in, out, time, status]."""
+    cells = [re.split(r"\s{2,}", line.strip()) for line in stdout.splitlines()]
+    return {row[0]: row[1:] for row in cells if row[0].startswith("site_")}
+
+
+def outputs(out: Path) -> dict[str, int]:
+    return {p.relative_to(out).as_posix(): p.stat().st_mtime_ns for p in out.rglob("*.rrd")}
+
+
+def test_every_good_bag_converted_the_corrupt_one_reported(archive, first_run):
+    status, stdout, stderr = first_run
+    assert status == 1, stderr
+    table = rows(stdout)
+    assert set(table) == set(ARCHIVE) | {CORRUPT}, stdout
+    for name, (_, colour, depth) in ARCHIVE.items():
+        assert table[name][4] == "converted", stdout
+        assert int(table[name][0]) == colour + depth, (name, stdout)
+    assert table[CORRUPT][4] == "FAILED"
+    assert f"{CORRUPT}: " in stderr and "1 of 11 bags failed" in stderr, stderr
+    assert set(outputs(archive / "out")) == {f"{name}.rrd" for name in ARCHIVE}
+    assert not list((archive / "out").rglob("*.partial"))
+
+
+@pytest.mark.parametrize("name", ["site_b/split", "site_a/loose_4.db3", "site_b/killed"])
+def test_recordings_hold_every_frame(archive, first_run, name):
+    _, colour, depth = ARCHIVE[name]
+    table = read_recording(archive / "out" / f"{name}.rrd")
+    assert len(column(table, "/cam/color/image_raw:Image:buffer")) == colour
+    depth_column = "/cam/depth/image_rect_raw:DepthImage:buffer"
+    assert (len(column(table, depth_column)) if depth_column in table.column_names else 0) == depth
+
+
+def test_a_second_run_converts_nothing_and_touching_a_bag_reconverts_only_it(archive, first_run, capsys):
+    out = archive / "out"
+    before = outputs(out)
+    status = main(["convert", "--no-progress", "-j", "1", str(archive / "bags"), "-o", str(out)])
+    table = rows(capsys.readouterr().out)
+    assert status == 1  # the corrupt bag, tried again
+    assert {name for name, cells in table.items() if cells[4] == "up to date"} == set(ARCHIVE)
+    assert outputs(out) == before
+
+    touched = archive / "bags" / "site_b" / "split" / "split_1.mcap"
+    os.utime(touched, ns=(touched.stat().st_atime_ns, touched.stat().st_mtime_ns + 1_000_000_000))
+    status = main(["convert", "--no-progress", "-j", "1", str(archive / "bags"), "-o", str(out)])
+    table = rows(capsys.readouterr().out)
+    assert {name for name, cells in table.items() if cells[4] == "converted"} == {"site_b/split"}
+    after = outputs(out)
+    assert {name for name in after if after[name] != before[name]} == {"site_b/split.rrd"}
+
+
+def test_recording_ids_are_deterministic(archive, first_run):
+    jobs = {job.name: job for job in find_bags([archive / "bags"], archive / "out")}
+    job = jobs["site_b/split"]
+    assert job.recording_id == str(uuid.uuid5(RECORDING_NAMESPACE, "site_b/split\nsplit_0.mcap,split_1.mcap"))
+    assert len({job.recording_id for job in jobs.values()}) == len(jobs)
+    assert find_bags([archive / "bags"], archive / "elsewhere")[0].recording_id == next(iter(jobs.values())).recording_id
+
+
+@pytest.fixture(scope="module")
+def catalog_server(tmp_path_factory):
+    port = free_port()
+    server = subprocess.Popen([str(Path(sys.executable).with_name("rerun")), "server", "--host", "127.0.0.1", "--port", str(port)],
+                              stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)  # fmt: skip
+    try:
+        wait_for_port(port)
+        yield f"rerun+http://127.0.0.1:{port}"
+    finally:
+        server.terminate()
+        try:
+            server.wait(3)  # it waits for clients to go
+        except subprocess.TimeoutExpired:
+            server.kill()
+            server.wait()
+
+
+def test_registered_into_a_catalog_and_queried_across_segments(archive, first_run, catalog_server, capsys):
+    status = main(["convert", "--no-progress", str(archive / "bags"), "-o", str(archive / "out"),
+                   "--register", catalog_server, "--dataset", "fleet"])  # fmt: skip
+    err = capsys.readouterr().err
+    assert status == 1 and f"registered {len(ARCHIVE)} of {len(ARCHIVE)} recordings into dataset 'fleet'" in err, err
+    # Registered again (as after a re-conversion), the segments are replaced, not added.
+    assert main(["register", catalog_server, str(archive / "out"), "--dataset", "fleet"]) == 0
+
+    dataset = rr.catalog.CatalogClient(catalog_server).get_dataset("fleet")
+    jobs = {job.name: job for job in find_bags([archive / "bags"], archive / "out")}
+    segments = dataset.segment_table().select(
+        col("rerun_segment_id"), col("property:ros2_bag:name"), col("property:ros2_bag:frames"),
+        col("ros2_timestamp:start").cast(pa.int64()).alias("start"), col("ros2_timestamp:end").cast(pa.int64()).alias("end"),
+    ).to_arrow_table().to_pylist()  # fmt: skip
+    assert len(segments) == len(ARCHIVE)
+    for segment in segments:
+        name = segment["property:ros2_bag:name"][0]
+        _, colour, depth = ARCHIVE[name]
+        assert segment["rerun_segment_id"] == jobs[name].recording_id
+        assert segment["property:ros2_bag:frames"] == [colour + depth]
+        assert segment["start"] == T0
+        assert segment["end"] == T0 + (max(colour, depth) - 1) * PERIOD
+
+    # Frames per camera per recording, from the data itself.
+    frames = dataset.reader(index="ros2_timestamp")
+    images = [n for n in frames.schema().names if n.endswith((":Image:buffer", ":DepthImage:buffer"))]
+    counts = frames.aggregate([col("rerun_segment_id")], [F.count(col(n)).alias(n.split(":")[0]) for n in images])
+    by_segment = {row.pop("rerun_segment_id"): row for row in counts.to_arrow_table().to_pylist()}
+    for name, (_, colour, depth) in ARCHIVE.items():
+        assert by_segment[jobs[name].recording_id] == {"/cam/color/image_raw": colour, "/cam/depth/image_rect_raw": depth}
+
+    # The recordings with a depth camera and data 0.45-0.55 s in.
+    t0, t1 = (datetime.datetime.fromtimestamp((T0 + s) / 1e9, datetime.timezone.utc).replace(tzinfo=None)
+              for s in (450_000_000, 550_000_000))  # fmt: skip
+    hits = dataset.segment_table().filter(
+        F.array_has(col("property:ros2_topics:topic"), lit("/cam/depth/image_rect_raw"))
+        & (col("ros2_timestamp:start") <= lit(t1)) & (col("ros2_timestamp:end") >= lit(t0))
+    ).select(col("property:ros2_bag:name")).to_arrow_table().to_pylist()  # fmt: skip
+    expected = {n for n, (_, colour, depth) in ARCHIVE.items() if depth and max(colour, depth) > 5}
+    assert {row["property:ros2_bag:name"][0] for row in hits} == expected
+
+
+@pytest.mark.skipif(importlib.util.find_spec("ray") is None, reason="ray is not installed (pip install -e '.[ray]')")
+def test_ray_cluster_gives_the_same_outputs(archive, first_run, capsys):
+    import ray
+
+    ray.init(num_cpus=2, include_dashboard=False, _node_ip_address="127.0.0.1", log_to_driver=False)
+    try:
+        status = main(["convert", "--no-progress", "--ray", str(archive / "bags"), "-o", str(archive / "ray_out")])
+    finally:
+        ray.shutdown()
+    table = rows(capsys.readouterr().out)
+    assert status == 1
+    assert {name for name, cells in table.items() if cells[4] == "converted"} == set(ARCHIVE)
+    assert table[CORRUPT][4] == "FAILED"
+    assert set(outputs(archive / "ray_out")) == set(outputs(archive / "out"))
+    for name in ("site_b/split", "site_a/loose_3.mcap"):
+        a, b = (read_recording(archive / out / f"{name}.rrd") for out in ("out", "ray_out"))
+        assert column(a, "/cam/color/image_raw:Image:buffer") == column(b, "/cam/color/image_raw:Image:buffer")

@@ -36,6 +36,7 @@ setup(
         "video": ["av>=14"],  # encoding colour topics as video (PyAV's wheels bundle FFmpeg, libx264, libx265, SVT-AV1)
         "test": ["pytest>=7", "hypothesis>=6", "rerun-sdk[catalog]>=0.41,<0.42", "colcon-common-extensions", "av>=14"],
         "bench": ["matplotlib>=3.5"],  # the report's plot
+        "ray": ["ray>=2.30"],  # convert --ray: one task per bag on a Ray cluster
     },
     entry_points={
         "console_scripts": [

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import signal
+import sys
 import time
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -37,6 +38,7 @@ class BagResult:
     errors: list[str] = field(default_factory=list)
     messages: list[str] = field(default_factory=list)  # every warning and error logged, the first MAX_MESSAGES
     output: Path | None = None  # the recording, when there is one
+    peak_rss_mb: float = 0.0  # of the process that converted it, so far (Linux, macOS)
 
     @property
     def failed(self) -> bool:
@@ -67,8 +69,10 @@ def convert_bag(job: BagJob, config: Any, settings: str, config_name: str | None
     log.setLevel(logging.WARNING)
     try:
         _convert(job, config, settings, config_name, result)
+        result.peak_rss_mb = _peak_rss_mb()
         if result.status == CONVERTED:
-            write_stamp(job, settings, {"frames": result.frames, "messages": capture.messages})
+            write_stamp(job, settings, {"frames": result.frames, "messages": capture.messages,
+                                        "seconds": round(time.monotonic() - began, 3), "worker_peak_rss_mb": result.peak_rss_mb})  # fmt: skip
     except Exception as err:  # an output that cannot be written, anything unforeseen: this bag only
         from ..sinks import OutputError, SinkError
 
@@ -142,6 +146,15 @@ def _send_properties(rr: Any, stream: Any, job: BagJob, bag: dict, stats: dict, 
     rr.send_property("ros2_rerun_bridge", rr.AnyValues(
         version=__version__, config_hash=settings, config=config_name or "",
     ), recording=stream)  # fmt: skip
+
+
+def _peak_rss_mb() -> float:
+    try:
+        import resource
+    except ImportError:  # Windows
+        return 0.0
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # KiB on Linux, bytes on macOS
+    return round(peak / (1024 * 1024 if sys.platform == "darwin" else 1024), 1)
 
 
 class _Capture(logging.Handler):

@@ -59,7 +59,7 @@ def run_convert(args: argparse.Namespace) -> int:
 
     from ..cli import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_USAGE, _config
     from .discover import DiscoveryError, config_hash, find_bags, read_stamp
-    from .run import RayMissing, run_local, run_ray
+    from .run import RayMissing, RayUnavailable, run_local, run_ray
     from .worker import CONVERTED, UP_TO_DATE, BagResult
 
     if args.ray not in (None, "auto") and Path(args.ray).exists():  # `--ray BAGS -o OUT`: an input, not an address
@@ -119,10 +119,10 @@ def run_convert(args: argparse.Namespace) -> int:
             run_ray(todo, None if args.ray == "auto" else args.ray, args.task_memory, config, settings, config_name, done)
         else:
             run_local(todo, min(args.jobs, max(len(todo), 1)), config, settings, config_name, done)
-    except RayMissing as err:
+    except (RayMissing, RayUnavailable) as err:
         bar.close()
         log.error("%s", err)
-        return EXIT_USAGE
+        return EXIT_USAGE if isinstance(err, RayMissing) else EXIT_FAILED
     except KeyboardInterrupt:
         interrupted = True
     finally:

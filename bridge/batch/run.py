@@ -25,7 +25,11 @@ DEFAULT_TASK_MEMORY_MB = 1024  # what one Ray task declares: a worker converting
 
 
 class RayMissing(RuntimeError):
-    pass
+    """--ray without Ray installed."""
+
+
+class RayUnavailable(RuntimeError):
+    """No Ray cluster to connect to at the address."""
 
 
 def run_local(jobs: Sequence[BagJob], workers: int, config: Any, settings: str, config_name: str | None, done: Done) -> None:
@@ -94,7 +98,11 @@ def run_ray(jobs: Sequence[BagJob], address: str | None, memory_mb: int, config:
         raise RayMissing("--ray needs Ray, which is not installed: pip install 'ros2_rerun_bridge[ray]' (or pip install ray)") from None
     started = not ray.is_initialized()
     if started:
-        ray.init(address=address or "auto", log_to_driver=False, logging_level=logging.WARNING, include_dashboard=False)
+        try:
+            ray.init(address=address or "auto", log_to_driver=False, logging_level=logging.WARNING)
+        except Exception as err:  # ConnectionError, an authentication error, no cluster found
+            raise RayUnavailable(f"cannot connect to the Ray cluster at {address or 'RAY_ADDRESS or this machine'}: "
+                                 f"{str(err).strip().splitlines()[-1] if str(err).strip() else type(err).__name__}") from None  # fmt: skip
     task = ray.remote(num_cpus=1, memory=memory_mb * 1024 * 1024, max_retries=0)(convert_bag)
     refs = {task.remote(job, config, settings, config_name): job for job in jobs}
     try:

@@ -27,6 +27,9 @@ junk, huge numbers, deep nesting, alias bombs): never another exception, in boun
         video: {codec: h264, gop: 30, quality: 23, preset: veryfast}   # encoded as a VideoStream (PyAV)
       /camera/aligned_depth_to_color/image_raw:
         depth_compression: png    # 16-bit depth as lossless PNG
+      /camera/fisheye/image_raw:
+        rectify: true             # also logged rectified (its CameraInfo's K, D, R, P) at /camera/fisheye/image_raw/rect
+        # rectify: {entity_path: /camera/fisheye/image_rect, keep_raw: false}
 """
 
 from __future__ import annotations
@@ -44,7 +47,7 @@ from typing import Any, Callable, NoReturn
 
 import yaml
 
-from .conversion.options import VIDEO_CODECS, DepthCompression, DepthOptions, Intrinsics, VideoOptions
+from .conversion.options import VIDEO_CODECS, DepthCompression, DepthOptions, Intrinsics, RectifyOptions, VideoOptions
 
 
 class ConfigError(ValueError):
@@ -122,6 +125,7 @@ class TopicConfig:
     max_pixels: int | None = None  # the largest frame decoded (against decompression bombs); None: the conversion's
     video: VideoOptions | None = None  # colour frames encoded as video; None: logged as they come
     depth_compression: DepthCompression | None = None  # 16-bit depth as a lossless PNG; None: raw
+    rectify: RectifyOptions | None = None  # Image topics: also (or only) logged rectified; None: raw only
 
 
 @dataclass(frozen=True)
@@ -158,11 +162,13 @@ class BridgeConfig:
     exclude: tuple[str, ...] = ()
     video: VideoOptions | None = None  # for every colour topic without its own `video` (`replay --video`)
     depth_compression: DepthCompression | None = None  # for every depth topic without its own
+    rectify: RectifyOptions | None = None  # for every topic without its own not named *rect* (`replay --rectify`)
 
     def topic(self, name: str) -> TopicConfig:
         """A topic's options, with the config-wide video and depth compression where it sets none."""
         options = self.topics.get(name, TopicConfig())
-        return replace(options, video=options.video or self.video,
+        rectify = options.rectify or (self.rectify if "rect" not in name.rsplit("/", 1)[-1] else None)
+        return replace(options, video=options.video or self.video, rectify=rectify,
                        depth_compression=options.depth_compression or self.depth_compression)  # fmt: skip
 
     def selects(self, topic: str) -> bool:
@@ -534,7 +540,7 @@ def _bind(node: _Mapping) -> str:
 
 def _topic(value: Any, path: str) -> TopicConfig:
     allowed = {"entity_path", "kind", "meter", "colormap", "depth_range", "point_fill_ratio", "intrinsics",
-               "max_rate", "frame_id", "qos", "queue_size", "max_pixels", "video", "depth_compression"}  # fmt: skip
+               "max_rate", "frame_id", "qos", "queue_size", "max_pixels", "video", "depth_compression", "rectify"}  # fmt: skip
     node = _Mapping(value if value is not None else {}, path, allowed)
     entity_path = node.typed("entity_path", str, None)
     if entity_path is not None and not entity_path.strip("/"):
@@ -559,7 +565,22 @@ def _topic(value: Any, path: str) -> TopicConfig:
         max_pixels=node.integer("max_pixels", None, 1, 2**63 - 1, "a positive 64-bit integer"),
         video=_video(node),
         depth_compression=node.choice("depth_compression", DepthCompression, None),
+        rectify=_rectify(node),
     )
+
+
+def _rectify(node: _Mapping) -> RectifyOptions | None:
+    """`rectify: true` or `rectify: {entity_path: /camera/image_rect, keep_raw: false}`."""
+    value = node.get("rectify")
+    if value is None or value is False:
+        return None
+    if value is True:
+        return RectifyOptions()
+    rectify = _Mapping(value, node.key("rectify"), {"entity_path", "keep_raw"})
+    entity_path = rectify.typed("entity_path", str, None)
+    if entity_path is not None and not entity_path.strip("/"):
+        raise ConfigError(f"{rectify.key('entity_path')}: must name an entity, got {_shown(entity_path)}")
+    return RectifyOptions(entity_path=entity_path, keep_raw=rectify.typed("keep_raw", bool, True))
 
 
 def _video(node: _Mapping) -> VideoOptions | None:

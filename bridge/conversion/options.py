@@ -83,3 +83,13 @@ class VideoOptions:
 
 
 VIDEO_CODECS = ("h264", "h265", "av1")
+
+
+@dataclass(frozen=True)
+class RectifyOptions:
+    """An image topic rectified with its CameraInfo (`bridge.conversion.rectify`), logged at `entity_path`
+    (None: `<the topic's entity>/rect`) beside the raw image, or instead of it when `keep_raw` is False
+    (a frame that cannot be rectified is logged raw all the same)."""
+
+    entity_path: str | None = None
+    keep_raw: bool = True

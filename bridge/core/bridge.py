@@ -9,6 +9,7 @@ import threading
 from collections import defaultdict
 from typing import TYPE_CHECKING, Any, Callable
 
+import numpy as np
 import rerun as rr
 
 from ..config import COMPRESSED_VIDEO_TYPE, FFMPEG_PACKET_TYPE, IMAGE_TYPE, VIDEO_TYPES, BridgeConfig, TopicKind
@@ -25,8 +26,10 @@ from ..conversion.transforms import closes_cycle
 from ..conversion.camera_info import image_plane_frame
 from ..conversion.compressed import decoded_frame, is_compressed_depth
 from ..conversion.image import DEFAULT_DEPTH_ENCODINGS, video_frame
+from ..conversion.rectify import Calibration
 from ..conversion.video import codec_from_format, video_sample
 from ..streams import Row, VideoStream
+from ..streams.rectify import Rectifier, rect_image_plane_frame
 from .routes import Route, RouteError, plan_route
 from .stats import TopicStats
 
@@ -45,6 +48,10 @@ Deserialize = Callable[[bytes | memoryview, str], Any]
 # memory bounded (two such backlogs at most) when input outpaces the file, and costs nothing when it does
 # not. Live queues meanwhile drop their oldest frames, as they should.
 DRAIN_EVERY_BYTES = 32 * 1024 * 1024
+
+# Frames of a topic to rectify that may come before its CameraInfo (in a bag it often comes just after) before
+# the missing calibration is warned about.
+NO_CALIBRATION_WARNING = 10
 
 _AS_DEPTH = {TopicKind.DEPTH: True, TopicKind.COMPRESSED_DEPTH: True, TopicKind.IMAGE: False, TopicKind.COMPRESSED: False}
 
@@ -69,6 +76,9 @@ class Bridge:
         self._pinhole_owners: dict[str, tuple[str, Any]] = {}  # camera frame -> (CameraInfo topic, its latest Pinhole)
         self._undrained = 0  # bytes logged since the sinks were last drained
         self._streams: dict[str, tuple[Route, VideoStream]] = {}  # topic -> its video, once it has one
+        self._calibrations: dict[str, tuple[str, Calibration]] = {}  # CameraInfo topic -> (frame, its latest)
+        self._rectifiers: dict[str, Rectifier] = {}  # image topic -> its rectification stage
+        self._distortion_logged: dict[str, tuple] = {}  # CameraInfo topic -> (model, D) last logged on its entity
 
     def route(self, topic: str, msgtype: str) -> Route | None:
         """The topic's route (cached); None when it is not bridged."""
@@ -177,10 +187,12 @@ class Bridge:
         times = _times(stamp_ns(header.timestamp if header is msg else header.stamp), log_time_ns)
         frame_id = route.options.frame_id or header.frame_id
         if route.kind is TopicKind.CAMERA_INFO:
+            distortion = self._note_calibration(route, frame_id, msg)  # before the Pinhole: rectify says what is wrong
             pinhole = pinhole_from_camera_info(msg, frame_id, route.options.intrinsics)
             if not self._owns_pinhole(route, frame_id, pinhole):  # only a calibration that converts claims its frame
                 return False
-            self.recording.log(route.entity_path, pinhole, times=times)
+            self.recording.log(route.entity_path, pinhole, *distortion[1:], times=times)
+            self._distortion_logged[route.topic] = distortion[0]
             return True
         limit = {"max_pixels": route.options.max_pixels} if route.options.max_pixels else {}
         if (video := self._video_rows(route, msg, times, limit)) is not None:
@@ -188,12 +200,60 @@ class Bridge:
             self._log_rows(route, rows, self._image_frame(route, frame_id))
             return took
         if route.msgtype == IMAGE_TYPE:
-            image = convert_image(msg, _AS_DEPTH.get(route.kind), route.options.depth,
-                                  depth_compression=route.options.depth_compression, **limit)  # fmt: skip
-        else:
-            image = convert_compressed_image(msg, _AS_DEPTH.get(route.kind), route.options.depth, **limit)
+            convert = {"depth_compression": route.options.depth_compression, **limit}
+            rectified = self._rectified(route, msg, frame_id, convert) if route.options.rectify else None
+            if rectified is None or route.options.rectify.keep_raw:
+                image = convert_image(msg, _AS_DEPTH.get(route.kind), route.options.depth, **convert)
+                self.recording.log(route.entity_path, image, *self._image_frame(route, frame_id), times=times)
+            if rectified is not None:
+                entity, image, pinhole = rectified
+                plane = [_coordinate_frame(rect_image_plane_frame(frame_id))] if frame_id else []
+                self.recording.log(entity, image, pinhole, *plane, times=times)
+            return True
+        image = convert_compressed_image(msg, _AS_DEPTH.get(route.kind), route.options.depth, **limit)
         self.recording.log(route.entity_path, image, *self._image_frame(route, frame_id), times=times)
         return True
+
+    def _note_calibration(self, route: Route, frame_id: str, msg: Any) -> list[Any]:
+        """Keep the topic's calibration for rectification; [(model, D), and their AnyValues when they changed]."""
+        try:
+            calibration = Calibration.from_camera_info(msg)
+        except (TypeError, ValueError, AttributeError) as err:
+            raise ConversionError(f"calibration unreadable: {err}") from None
+        with self._lock:
+            self._calibrations[route.topic] = (frame_id, calibration)
+        distortion = (calibration.distortion_model, calibration.d)
+        if self._distortion_logged.get(route.topic) == distortion:
+            return [distortion]
+        return [distortion, rr.AnyValues(distortion_model=distortion[0], D=np.asarray(distortion[1], np.float64))]
+
+    def _calibration_for(self, route: Route, frame_id: str) -> Calibration | None:
+        """An image topic's calibration: its sibling `camera_info` topic's (`/ns/image_raw` with `/ns/camera_info`,
+        as image_transport pairs them) when there is one, else the first CameraInfo topic's of the image's frame."""
+        sibling = route.topic.rsplit("/", 1)[0] + "/camera_info"
+        with self._lock:
+            if sibling in self._calibrations:
+                return self._calibrations[sibling][1]
+            return next((c for frame, c in self._calibrations.values() if frame_id and frame == frame_id), None)
+
+    def _rectified(self, route: Route, msg: Any, frame_id: str, convert: dict) -> tuple[str, Any, Any] | None:
+        """(entity, rectified image, its Pinhole) of an Image on a topic to rectify; None: the raw image only."""
+        calibration = self._calibration_for(route, frame_id)
+        with self._lock:
+            if route.topic not in self._rectifiers:
+                self._rectifiers[route.topic] = Rectifier(functools.partial(self.warn_once, route.topic))
+            rectifier = self._rectifiers[route.topic]
+        if calibration is None:
+            rectifier.waiting += 1
+            if rectifier.waiting == NO_CALIBRATION_WARNING and route.topic in self.config.topics:
+                self.warn_once(route.topic, f"not rectified (logged raw): no CameraInfo of frame {frame_id!r} or "
+                                            f"on {route.topic.rsplit('/', 1)[0]}/camera_info")  # fmt: skip
+            return None
+        rectified = rectifier.rectify(msg, calibration, frame_id, _AS_DEPTH.get(route.kind), depth=route.options.depth, **convert)
+        if rectified is None:
+            return None
+        entity = route.options.rectify.entity_path or route.entity_path.rstrip("/") + "/rect"
+        return entity, *rectified
 
     def _video_rows(self, route: Route, msg: Any, times: dict[str, int], limit: dict) -> tuple[list[Row], bool] | None:
         """(rows, whether the message was taken) for video and colour frames to encode; None for anything else.

@@ -160,6 +160,9 @@ def _add_compression(command: argparse.ArgumentParser) -> None:
                               "default settings where the config gives a topic none")  # fmt: skip
     command.add_argument("--depth-compression", choices=[c.value for c in DepthCompression],
                          help="log 16-bit depth losslessly compressed (png)")  # fmt: skip
+    command.add_argument("--rectify", action="store_true",
+                         help="also log every Image topic that has a CameraInfo rectified, at ENTITY/rect (topics "
+                              "named *rect* are left alone)")  # fmt: skip
 
 
 def _with_compression(args: argparse.Namespace, config):
@@ -170,6 +173,10 @@ def _with_compression(args: argparse.Namespace, config):
         config = replace(config, video=VideoOptions(codec=args.video))
     if args.depth_compression:
         config = replace(config, depth_compression=DepthCompression(args.depth_compression))
+    if getattr(args, "rectify", False):
+        from .conversion.options import RectifyOptions
+
+        config = replace(config, rectify=RectifyOptions())
     return config
 
 

@@ -122,7 +122,8 @@ def image_cells(table, entity: str, kind: str = "Image") -> list[np.ndarray]:
         fmt = fmt[0]
         data = np.asarray(buffer[0], np.uint8)
         dtype = {"U8": np.uint8, "U16": np.uint16, "F32": np.float32}[_datatype(fmt)]
-        images.append(data.view(dtype).reshape(fmt["height"], fmt["width"], -1).squeeze(-1))
+        pixels = data.view(dtype).reshape(fmt["height"], fmt["width"], -1)
+        images.append(pixels[..., 0] if pixels.shape[-1] == 1 else pixels)
     return images
 
 
@@ -248,3 +249,24 @@ def test_no_calibration_logs_raw(tmp_path: Path) -> None:
                         [("/cam/image_raw", IMAGE, image_msg(pixels, "mono8", i, FRAME)) for i in range(3)])  # fmt: skip
     assert bridge.stats["/cam/image_raw"].logged == 3
     assert len(image_cells(read_recording(path), "/cam/image_raw")) == 3
+
+
+def test_replay_rectify_flag(tmp_path: Path) -> None:
+    """`replay --rectify`: every Image topic with a CameraInfo, through a real bag and the command line."""
+    from bridge.cli import main
+    from recordings import write_bag
+
+    model, d, k, p = CASES["plumb_bob"][:4]
+    pixels = np.full((480, 640, 3), 128, np.uint8)
+    messages = []
+    for index in range(2):
+        ns = (index + 1) * 100_000_000
+        messages += [("/cam/camera_info", camera_info(model, d, k, p, 640, 480, ns=ns), ns),
+                     ("/cam/image_raw", image_msg(pixels, "rgb8", ns, FRAME), ns),
+                     ("/cam/image_rect", image_msg(pixels, "rgb8", ns, FRAME), ns)]  # fmt: skip
+    bag = write_bag(tmp_path / "bag", messages)
+    assert main(["replay", "--no-progress", "--rectify", str(bag), "-o", str(tmp_path / "out.rrd")]) == 0
+    table = read_recording(tmp_path / "out.rrd")
+    assert len(image_cells(table, "/cam/image_raw/rect")) == 2
+    assert len(image_cells(table, "/cam/image_raw")) == 2
+    assert not any(name.startswith("/cam/image_rect/rect") for name in table.column_names)  # already rectified

@@ -10,6 +10,7 @@ import importlib.util
 import os
 import re
 import shutil
+import signal
 import subprocess
 import sys
 import uuid
@@ -190,18 +191,21 @@ def test_recording_ids_are_deterministic(archive, first_run):
 @pytest.fixture(scope="module")
 def catalog_server(tmp_path_factory):
     port = free_port()
+    # `rerun` in the venv is a Python script that starts the server's binary: both in a process group of their own,
+    # ended together (the script alone would leave the binary running).
     server = subprocess.Popen([str(Path(sys.executable).with_name("rerun")), "server", "--host", "127.0.0.1", "--port", str(port)],
-                              stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)  # fmt: skip
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)  # fmt: skip
     try:
         wait_for_port(port)
         yield f"rerun+http://127.0.0.1:{port}"
     finally:
-        server.terminate()
+        os.killpg(server.pid, signal.SIGTERM)
         try:
             server.wait(3)  # it waits for clients to go
         except subprocess.TimeoutExpired:
-            server.kill()
+            os.killpg(server.pid, signal.SIGKILL)
             server.wait()
+        wait_for_port(port, up=False)
 
 
 def test_registered_into_a_catalog_and_queried_across_segments(archive, first_run, catalog_server, capsys):

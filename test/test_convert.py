@@ -251,9 +251,10 @@ def test_registered_into_a_catalog_and_queried_across_segments(archive, first_ru
 
 
 @pytest.mark.skipif(importlib.util.find_spec("ray") is None, reason="ray is not installed (pip install -e '.[ray]')")
-def test_ray_cluster_gives_the_same_outputs(archive, first_run, capsys):
+def test_ray_cluster_gives_the_same_outputs(archive, first_run, capsys, monkeypatch):
     import ray
 
+    monkeypatch.setenv("RAY_USAGE_STATS_ENABLED", "0")  # Ray would report its usage to its makers: nothing leaves here
     ray.init(num_cpus=2, include_dashboard=False, _node_ip_address="127.0.0.1", log_to_driver=False)
     try:
         status = main(["convert", "--no-progress", "--ray", str(archive / "bags"), "-o", str(archive / "ray_out")])

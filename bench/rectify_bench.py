@@ -1,0 +1,62 @@
+"""Rectification (issue 12): the cost of one remap per frame, and of building the maps once per calibration.
+
+    .venv/bin/python -m bench.rectify_bench [--repeats 40]
+
+Prints, per size (720p, 1080p) and pixel type, the minimum and median milliseconds of `remap` (the bridge's
+own function: bilinear fixed-point maps for colour, nearest neighbour for depth) over a strong plumb_bob
+calibration, with the OpenCV version and the load average (other work on the machine inflates the medians).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import time
+
+import cv2
+import numpy as np
+
+from bridge.conversion.rectify import Calibration, rectify_maps, remap
+
+
+def calibration(width: int, height: int) -> Calibration:
+    f = 0.8 * width
+    k = (f, 0.0, width / 2, 0.0, f, height / 2, 0.0, 0.0, 1.0)
+    p = (0.9 * f, 0.0, width / 2, 0.0, 0.0, 0.9 * f, height / 2, 0.0, 0.0, 0.0, 1.0, 0.0)
+    return Calibration("plumb_bob", (-0.3, 0.1, 0.001, -0.001, 0.0), k, (1.0, 0, 0, 0, 1.0, 0, 0, 0, 1.0), p,
+                       width, height, (0, 0), (0, 0, 0, 0))  # fmt: skip
+
+
+def timed(function, repeats: int) -> tuple[float, float]:
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        function()
+        times.append(time.perf_counter() - start)
+    return min(times) * 1e3, float(np.median(times)) * 1e3
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeats", type=int, default=40)
+    args = parser.parse_args()
+    print(f"OpenCV {cv2.__version__}, {cv2.getNumThreads()} threads, load average {os.getloadavg()[0]:.1f}")
+    rng = np.random.default_rng(0)
+    for width, height in ((1280, 720), (1920, 1080)):
+        maps_ms = timed(lambda: rectify_maps(calibration(width, height)).bilinear(), 3)[0]
+        maps = rectify_maps(calibration(width, height))
+        frames = {
+            "rgb8 (bilinear)": (rng.integers(0, 256, (height, width, 3), dtype=np.uint8), False),
+            "mono8 (bilinear)": (rng.integers(0, 256, (height, width), dtype=np.uint8), False),
+            "16UC1 (nearest)": (rng.integers(0, 5000, (height, width), dtype=np.uint16), True),
+            "32FC1 (nearest)": (rng.random((height, width), dtype=np.float32), True),
+        }
+        for name, (pixels, depth) in frames.items():
+            remap(pixels, maps, depth)  # the maps' lazy tables
+            best, median = timed(lambda: remap(pixels, maps, depth), args.repeats)
+            print(f"{width}x{height} {name:18} min {best:6.1f} ms  median {median:6.1f} ms")
+        print(f"{width}x{height} maps (once per calibration) {maps_ms:.0f} ms")
+
+
+if __name__ == "__main__":
+    main()

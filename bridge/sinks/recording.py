@@ -173,7 +173,10 @@ class Recording:
                 self._draining.join()
         if self.primary is not None:
             self.flush()
-            self.primary.disconnect()
+            if self.failure is None:
+                self.primary.disconnect()
+            else:
+                _abandon(self.primary)
         if self.output is not None:
             self.output.finish(keep_file)
         if self.web_viewer is not None:
@@ -213,6 +216,18 @@ def _log(stream: rr.RecordingStream, *, entity_path: str, archetypes: tuple, tim
     for timeline, ns in times.items():
         stream.set_time(timeline, timestamp=np.datetime64(ns, "ns"))
     stream.log(entity_path, *archetypes)
+
+
+def _abandon(stream: rr.RecordingStream) -> None:
+    """Let go of a stream whose file stopped taking data, without waiting for it.
+
+    rerun-sdk's file writer that fails while a flush is pending never answers it: the stream's thread
+    then waits for ever, and so would `disconnect()` and rerun-sdk's own shutdown at exit (the process
+    would hang on a full disk, deaf to SIGTERM). Disconnect in a daemon thread, which holds the stream
+    so that it is never dropped (its drop would wait too), and give up rerun-sdk's shutdown at exit.
+    """
+    rr.unregister_shutdown()
+    threading.Thread(target=stream.disconnect, name="abandoned recording", daemon=True).start()
 
 
 def rerun_executable() -> Path | str:

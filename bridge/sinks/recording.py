@@ -236,6 +236,25 @@ def rerun_executable() -> Path | str:
     return beside if beside.exists() else "rerun"
 
 
+def _viewer_binary() -> Path | str:
+    """Rerun's own binary, to run as a child that ends with the bridge.
+
+    The `rerun` that rerun-sdk installs in a venv's bin is a Python script (rerun_cli) that runs the binary as
+    its own child: terminating the script, or the script ending with its parent, left the binary serving.
+    """
+    if override := os.environ.get("RERUN_CLI_PATH"):  # as rerun_cli honours it
+        return override
+    try:
+        import rerun_cli
+    except ImportError:
+        return rerun_executable()
+    folder = Path(rerun_cli.__file__).parent
+    for binary in (folder / "Rerun.app" / "Contents" / "MacOS" / "Rerun", folder / "rerun", folder / "rerun.exe"):
+        if binary.is_file():
+            return binary
+    return rerun_executable()
+
+
 def _end_with_parent() -> None:
     """In a child process: be sent SIGTERM when the bridge ends, however it ends (Linux's PR_SET_PDEATHSIG)."""
     if sys.platform.startswith("linux"):
@@ -249,7 +268,7 @@ def _serve_web_viewer(serve: ServeConfig) -> subprocess.Popen | None:
     log.info("serving gRPC at %s on %s", grpc_url, serve.bind)
     if serve.web_port is None:
         return None
-    command = [str(rerun_executable()), "--serve-web", "--bind", serve.bind, "--web-viewer-port", str(serve.web_port), grpc_url]
+    command = [str(_viewer_binary()), "--serve-web", "--bind", serve.bind, "--web-viewer-port", str(serve.web_port), grpc_url]
     try:
         process = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
                                    preexec_fn=_end_with_parent)  # fmt: skip

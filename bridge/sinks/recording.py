@@ -113,7 +113,9 @@ class Recording:
             except RuntimeError as err:  # the file cannot take its header (/dev/full), the port is taken
                 if self.output is not None:
                     self.output.finish(keep=False)
-                raise SinkError(f"cannot set up the recording's sinks: {err}") from None
+                where = [str(sinks.file)] if sinks.file is not None else []
+                where += [f"gRPC server {sinks.serve.bind}:{sinks.serve.grpc_port}"] if sinks.serve is not None else []
+                raise SinkError(f"cannot set up the recording's sinks ({', '.join(where)}): {err}") from None
         if sinks.spawn:
             self._spawn_viewer(config)
         if sinks.connect:

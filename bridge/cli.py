@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import signal
 import sys
 import threading
@@ -139,7 +140,8 @@ def _parser() -> argparse.ArgumentParser:
 def _add_config_and_sinks(command: argparse.ArgumentParser, serve: object, output_help: str) -> None:
     command.add_argument("-c", "--config", type=Path, help="YAML config: topics, entity paths, options, sinks")
     sinks = command.add_argument_group("sinks (any number; given here, they replace the config's)")
-    sinks.add_argument("-o", "--output", type=Path, metavar="FILE.rrd", help=output_help)
+    # A string, not a Path: Path("out/") drops the slash that says "a folder".
+    sinks.add_argument("-o", "--output", metavar="FILE.rrd", help=output_help)
     sinks.add_argument("--spawn", action="store_true", help="start a native viewer (needs a display) and stream to it")
     sinks.add_argument("--connect", nargs="?", const=DEFAULT_VIEWER_URL, metavar="URL",
                        help=f"stream to a viewer: a URL, HOST:PORT or PORT (no value: {DEFAULT_VIEWER_URL})")  # fmt: skip
@@ -199,7 +201,7 @@ def _config(args: argparse.Namespace):
     if sinks or hasattr(args, "application_id"):
         config = RecordingOverrides(
             sinks=SinksConfig(
-                file=args.output,
+                file=Path(args.output) if args.output is not None else None,
                 spawn=args.spawn,
                 connect=viewer_url(args.connect) if args.connect else None,  # a URL, HOST:PORT or PORT
                 serve=ServeConfig(args.grpc_port, args.web_port, args.bind) if args.serve else None,
@@ -226,7 +228,7 @@ def _replay_output(args: argparse.Namespace, config) -> object:
         if file.exists() and not file.is_dir() and not is_recording(file) and not args.force:
             raise ConfigError(f"{file} exists and is not a Rerun recording: name the output with -o, or replace it with --force")
         config = config.with_sinks(SinksConfig(file=file))
-    elif file is not None and (file.is_dir() or str(args.output or "").endswith("/")):
+    elif file is not None and (file.is_dir() or (args.output or "").endswith(("/", os.sep))):
         file = file / name
         config = config.with_sinks(replace(config.recording.sinks, file=file))
     if file is not None:

@@ -225,6 +225,10 @@ def _replay_output(args: argparse.Namespace, config) -> object:
     file = config.recording.sinks.file
     if not config.recording.sinks.any():
         file = Path(name)
+        for bag in args.bags:  # `replay .` in a bag's folder: beside the bag, not in it
+            if bag.is_dir() and Path.cwd().resolve().is_relative_to(bag.resolve()):
+                file = bag.resolve().parent / name
+                break
         if file.exists() and not file.is_dir() and not is_recording(file) and not args.force:
             raise ConfigError(f"{file} exists and is not a Rerun recording: name the output with -o, or replace it with --force")
         config = config.with_sinks(SinksConfig(file=file))

@@ -56,8 +56,8 @@ def _replay_bag(bag: Bag, bridge: Bridge, options: ReplayOptions) -> None:
         log.warning("%s: no topic to bridge (topics: %s)", bag.path, ", ".join(sorted(topics)) or "none")
         return
     bridge.recording.send_blueprint(default_blueprint(r.entity_path for r in routes.values() if r.carries_images))
-    start_ns = bag.start_ns + int(options.start * 1e9) if options.start is not None else None
-    end_ns = bag.start_ns + int(options.end * 1e9) if options.end is not None else None
+    start_ns = _into(bag, options.start)
+    end_ns = _into(bag, options.end)
     total = sum(topics[t].count for t in routes) if start_ns is None and end_ns is None else None
     show = sys.stderr.isatty() if options.progress is None else options.progress
     pacer = _Pacer(options.rate) if options.rate else None
@@ -75,6 +75,13 @@ def _replay_bag(bag: Bag, bridge: Bridge, options: ReplayOptions) -> None:
             progress.update()
             if progress.n % 64 == 0:
                 progress.set_postfix_str(f"{nbytes / 1e6 / max(time.monotonic() - began, 1e-9):.0f} MB/s", refresh=False)
+
+
+def _into(bag: Bag, seconds: float | None) -> int | None:
+    """The log time `seconds` (at least 0, possibly inf) into the bag, at most just past its end."""
+    if seconds is None:
+        return None
+    return bag.start_ns + int(min(seconds * 1e9, bag.end_ns - bag.start_ns + 1))
 
 
 class _Pacer:

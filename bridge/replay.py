@@ -55,6 +55,9 @@ def _replay_bag(bag: Bag, bridge: Bridge, options: ReplayOptions) -> None:
     if not routes:
         log.warning("%s: no topic to bridge (topics: %s)", bag.path, ", ".join(sorted(topics)) or "none")
         return
+    log.info("%s: %.1f s; bridging %d of %d topics (%d messages): %s", bag.path, (bag.end_ns - bag.start_ns) / 1e9,
+             len(routes), len(topics), sum(topics[t].count for t in routes),
+             ", ".join(f"{topic} -> {route.entity_path}" for topic, route in sorted(routes.items())))  # fmt: skip
     bridge.recording.send_blueprint(default_blueprint(r.entity_path for r in routes.values() if r.carries_images))
     start_ns = _into(bag, options.start)
     end_ns = _into(bag, options.end)

@@ -270,3 +270,16 @@ def test_replay_rectify_flag(tmp_path: Path) -> None:
     assert len(image_cells(table, "/cam/image_raw/rect")) == 2
     assert len(image_cells(table, "/cam/image_raw")) == 2
     assert not any(name.startswith("/cam/image_rect/rect") for name in table.column_names)  # already rectified
+
+
+def test_compressed_topic_says_it_is_not_rectified(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    from recordings import compressed_msg
+
+    ok, png = cv2.imencode(".png", np.zeros((48, 64), np.uint8))
+    with caplog.at_level(logging.WARNING, logger="ros2_rerun_bridge"):
+        bridge = run_bridge(tmp_path / "c.rrd", {"topics": {"/cam/image_raw/compressed": {"rectify": True}}},
+                            [("/cam/image_raw/compressed", "sensor_msgs/msg/CompressedImage", compressed_msg(png.tobytes(), "png", i))
+                             for i in range(2)])  # fmt: skip
+    assert bridge.stats["/cam/image_raw/compressed"].logged == 2
+    warnings = [r.getMessage() for r in caplog.records]
+    assert len(warnings) == 1 and "not rectified" in warnings[0], warnings

@@ -195,6 +195,8 @@ class Bridge:
             self._distortion_logged[route.topic] = distortion[0]
             return True
         limit = {"max_pixels": route.options.max_pixels} if route.options.max_pixels else {}
+        if route.msgtype != IMAGE_TYPE or (route.options.rectify and route.options.video):
+            self._rectify_unsupported(route)
         if (video := self._video_rows(route, msg, times, limit)) is not None:
             rows, took = video
             self._log_rows(route, rows, self._image_frame(route, frame_id))
@@ -213,6 +215,12 @@ class Bridge:
         image = convert_compressed_image(msg, _AS_DEPTH.get(route.kind), route.options.depth, **limit)
         self.recording.log(route.entity_path, image, *self._image_frame(route, frame_id), times=times)
         return True
+
+    def _rectify_unsupported(self, route: Route) -> None:
+        """Said once when the topic's own config asks to rectify what is not rectified yet (compressed, video)."""
+        own = self.config.topics.get(route.topic)
+        if own is not None and own.rectify:
+            self.warn_once(route.topic, "not rectified: only raw Image topics without `video` are rectified (yet)")
 
     def _note_calibration(self, route: Route, frame_id: str, msg: Any) -> list[Any]:
         """Keep the topic's calibration for rectification; [(model, D), and their AnyValues when they changed]."""

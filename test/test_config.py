@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import time
 import subprocess
 import sys
 from pathlib import Path
@@ -216,9 +215,7 @@ def config_error(path: Path) -> str:
 
 @pytest.mark.parametrize(("content", "message"), [(c, m) for _, c, m in CRASHES], ids=[name for name, _, _ in CRASHES])
 def test_a_file_that_crashed_the_loader_is_a_config_error(tmp_path, content, message):
-    started = time.monotonic()
     assert config_error(write_config(tmp_path, content)) == message
-    assert time.monotonic() - started < 5
 
 
 def test_max_pixels_is_per_topic_and_the_conversions_own_by_default(tmp_path):

@@ -19,14 +19,14 @@ from pathlib import Path
 
 import apsw
 
-Row = tuple[int, int, int, bytes | None]  # rowid, topic id, log time, data (None: not selected)
+Row = tuple[int, int | None, int | None, bytes | None]  # rowid, topic id, log time, data (None: not selected)
 
 
-class Db3Damage(Exception):
-    """What SQLite reads but is no rosbag2 data: no rosbag2 tables, or a row from a damaged page."""
+class NotABagDatabase(Exception):
+    """A database without rosbag2's tables (or an empty file)."""
 
 
-ERRORS = (apsw.Error, Db3Damage)  # what reading a damaged file raises
+ERRORS = (apsw.Error, NotABagDatabase)  # what reading a damaged file raises
 
 
 @dataclass(frozen=True)
@@ -71,6 +71,23 @@ _PAGE_SIZES = {512 << shift for shift in range(8)}
 _VFS = _WholePages()  # registered with SQLite as long as it lives
 
 
+def cut_short(path: Path) -> str | None:
+    """How a database file was cut short, if its size says: within a page, or short of the pages its header counts."""
+    with path.open("rb") as file:
+        header = file.read(100)
+        size = file.seek(0, 2)
+    page = int.from_bytes(header[16:18], "big") if len(header) == 100 else 0
+    page = 65536 if page == 1 else page
+    if page not in _PAGE_SIZES:
+        return None  # no database file: SQLite says so
+    if size % page:
+        return f"cut short within its page {size // page + 1}"
+    counted = int.from_bytes(header[28:32], "big")
+    if header[24:28] == header[92:96] and counted > size // page:  # the count is valid when these two match
+        return f"cut short: {size // page} of the {counted} pages its header counts"
+    return None
+
+
 def connect(path: Path) -> apsw.Connection:
     path.open("rb").close()  # an OSError that says why, where SQLite only says "unable to open database file"
     db = apsw.Connection(f"{path.absolute().as_uri()}?mode=ro&immutable=1",
@@ -83,7 +100,7 @@ def topics(db: apsw.Connection) -> list[Topic]:
     """The topics table, of any schema version: the columns a version does not have are empty."""
     tables = {name for (name,) in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
     if not {"topics", "messages"} <= tables:
-        raise Db3Damage("no rosbag2 tables (topics, messages)" if tables else "an empty database")
+        raise NotABagDatabase("no rosbag2 tables (topics, messages)" if tables else "an empty database")
     cursor = db.execute("SELECT * FROM topics ORDER BY id")
     rows = [dict(zip((name for name, _ in cursor.getdescription()), values)) for values in cursor]
     return [
@@ -102,21 +119,28 @@ def definitions(db: apsw.Connection) -> dict[str, Definition]:
     return {msgtype: Definition(encoding, text) for msgtype, encoding, text in rows}
 
 
+def garbled_rows(db: apsw.Connection) -> int:
+    """How many rows SQLite reads but are no rosbag2 rows: on no topic, or with fields of the wrong type."""
+    query = ("SELECT count(*) FROM messages NOT INDEXED WHERE topic_id IS NULL "
+             "OR topic_id NOT IN (SELECT id FROM topics) OR typeof(timestamp) != 'integer'")  # fmt: skip
+    return int(db.execute(query).fetchone()[0])
+
+
 def rows(db: apsw.Connection, topic_ids: Collection[int] = (), start: int | None = None,
          stop: int | None = None) -> Iterator[Row]:  # fmt: skip
     """Every row in rowid order, with its data when it is on `topic_ids` and logged in [start, stop).
 
-    A row's data is read only when selected: its overflow pages may be the damaged ones.
-    Raises apsw.Error at the first row SQLite cannot read, Db3Damage at one that is no row.
+    A row's data is read only when selected: its overflow pages may be the damaged ones. A row whose fields
+    are no rosbag2 row's (a garbled record) comes as (rowid, None, None, None).
+    Raises apsw.Error at the first row SQLite cannot read: it cannot read on past a damaged page.
     """
     ids = {int(topic_id) for topic_id in topic_ids}
     low, high = -(2**63) if start is None else start, 2**63 - 1 if stop is None else stop
     query = (f"SELECT id, topic_id, timestamp, CASE WHEN topic_id IN ({','.join(map(str, ids)) or 'NULL'}) "
              "AND timestamp >= ? AND timestamp < ? THEN data END FROM messages NOT INDEXED ORDER BY id")  # fmt: skip
-    previous = 0
     for rowid, topic_id, log_time, data in db.execute(query, (low, high)):
-        if not all(isinstance(field, int) for field in (rowid, topic_id, log_time)) or rowid <= previous \
-                or (topic_id in ids and low <= log_time < high and not isinstance(data, bytes)):  # fmt: skip
-            raise Db3Damage(f"a garbled row after row {previous}")
-        previous = rowid
-        yield rowid, topic_id, log_time, data
+        selected = topic_id in ids and isinstance(log_time, int) and low <= log_time < high
+        if isinstance(topic_id, int) and isinstance(log_time, int) and (isinstance(data, bytes) or not selected):
+            yield rowid, topic_id, log_time, data
+        else:
+            yield rowid, None, None, None

@@ -216,6 +216,23 @@ class CheckedMcapReader(McapReader):
                 raise ReaderError(f"its index lists a chunk at byte {chunk.chunk_start_offset} that is not there")
 
 
+class CheckedSqlite3Reader(Sqlite3Reader):
+    """rosbags' sqlite3 reader, for files not cut short and without garbled rows.
+
+    SQLite reads a page cut in half with zeros for its end, and rosbags' queries pass over a row whose topic
+    is garbled: both without a word.
+    """
+
+    def open(self) -> None:
+        if problem := db3_rows.cut_short(self.path):
+            raise ReaderError(problem)
+        super().open()
+        assert self.dbconn is not None
+        if garbled := db3_rows.garbled_rows(self.dbconn):
+            self.close()
+            raise ReaderError(f"{garbled} garbled rows")
+
+
 class ScannedMcap:
     """An MCAP file read with `mcap_scan`, in file order, as far as it is intact."""
 
@@ -306,8 +323,9 @@ class SalvagedDb3:
         self.connections: list[Connection] = []
         self.metadata = _NO_MESSAGES
         self._db: apsw.Connection | None = None
-        self._last_row: int | None = None  # the last row that can be read
+        self._rows = 0  # that can be read, up to the damage
         self._problem: str | None = None
+        self._garbled = 0  # rows skipped: on no topic, or no rosbag2 row at all
 
     def open(self) -> None:
         self._db = db3_rows.connect(self.path)
@@ -324,12 +342,13 @@ class SalvagedDb3:
         counts: Counter[int] = Counter()
         first, last = 2**63 - 1, 0
         try:
-            for rowid, topic_id, log_time, _ in db3_rows.rows(db):
-                if topic_id not in known:
-                    raise db3_rows.Db3Damage(f"row {rowid} is on topic {topic_id}, which the topics table lacks")
+            for _, topic_id, log_time, _ in db3_rows.rows(db):
+                self._rows += 1
+                if topic_id not in known or log_time is None:
+                    self._garbled += 1
+                    continue
                 counts[topic_id] += 1
                 first, last = min(first, log_time), max(last, log_time)
-                self._last_row = rowid
         except db3_rows.ERRORS as err:
             self._problem = _text(err)
         self.connections = [self._connection(topic, definitions.get(topic.type), counts[topic.id]) for topic in topics]
@@ -350,23 +369,25 @@ class SalvagedDb3:
     def messages(self, connections: Collection[Connection], start: int | None = None,
                  stop: int | None = None) -> Iterator[StorageMessage]:  # fmt: skip
         assert self._db is not None, "not open"
-        if self._last_row is None:
+        if not self._rows:
             return
         wanted = {c.id: c for c in connections}
-        for rowid, topic_id, log_time, data in db3_rows.rows(self._db, wanted, start, stop):
-            if data is not None:
+        for read, (_, topic_id, log_time, data) in enumerate(db3_rows.rows(self._db, wanted, start, stop), 1):
+            if data is not None and topic_id in wanted and log_time is not None:
                 yield wanted[topic_id], log_time, data
-            if rowid == self._last_row:
+            if read == self._rows:
                 return  # the next row is the damaged one, found at open, or there is none
 
     def damage(self) -> str | None:
+        skipped = f"{self._garbled} garbled rows skipped" if self._garbled else ""
         if self._problem is None:
-            return None
-        return f"damaged ({self._problem}): read its first {self.metadata.message_count} messages, the rest is lost"
+            return f"damaged: {skipped}, read all its other messages" if skipped else None
+        read = f"read its first {self.metadata.message_count} messages{f' ({skipped})' if skipped else ''}"
+        return f"damaged ({self._problem}): {read}, the rest is lost"
 
 
 MCAP = StorageFormat(CheckedMcapReader, ScannedMcap)
-DB3 = StorageFormat(Sqlite3Reader, SalvagedDb3)
+DB3 = StorageFormat(CheckedSqlite3Reader, SalvagedDb3)
 FORMATS = {".mcap": MCAP, ".db3": DB3}  # by file suffix
 
 
@@ -450,6 +471,6 @@ def _metadata(count: int, first: int, last: int) -> ReaderMetadata:
 
 def _text(err: Exception) -> str:
     """The error as a user reads it: with its type, unless its text says what it is."""
-    if isinstance(err, (mcap_scan.McapDamage, db3_rows.Db3Damage, OSError)) or not str(err):
+    if isinstance(err, (mcap_scan.McapDamage, db3_rows.NotABagDatabase, OSError)) or not str(err):
         return str(err) or type(err).__name__
     return f"{type(err).__name__}: {err}"

@@ -25,6 +25,7 @@ setup(
     install_requires=[
         "rerun-sdk>=0.41,<0.42",
         "rosbags>=0.11,<0.12",
+        "apsw",  # rosbags' sqlite3 binding, also used directly to salvage damaged .db3 files (sources/db3_rows.py)
         "numpy>=1.21",
         "opencv-python-headless>=4.5",
         "pyarrow>=14",

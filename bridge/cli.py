@@ -29,7 +29,11 @@ EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 1, 2, 130  # 130 = 128 + SIGINT, as 
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    signal.signal(signal.SIGTERM, _interrupt)  # Ctrl-C already raises KeyboardInterrupt
+    global _phase
+    _phase = "start-up"
+    signal.signal(signal.SIGTERM, _interrupt)
+    if signal.getsignal(signal.SIGINT) is not signal.SIG_IGN:  # a shell's background job keeps ignoring Ctrl-C
+        signal.signal(signal.SIGINT, _interrupt)
     try:
         args = _parser().parse_args(argv)
         _configure_logging(args.verbosity)
@@ -38,6 +42,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         log.warning("interrupted")
         status = EXIT_INTERRUPTED
     # The work is done, its file complete: a late Ctrl-C must not turn that into a signal exit.
+    _phase = "done"
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
     return status
@@ -50,6 +55,8 @@ def _run(args: argparse.Namespace) -> int:
     from .config import ConfigError
     from .sinks import OutputError, SinkError
 
+    global _phase
+    _phase = "work"
     try:
         return args.run(args)
     except (ConfigError, SinkError, OutputError) as err:
@@ -57,8 +64,19 @@ def _run(args: argparse.Namespace) -> int:
         return EXIT_USAGE
 
 
+# Where main() is: "start-up" (parsing, imports: nothing written yet), "work" (the command runs), "done" (the
+# command has ended). Ctrl-C and SIGTERM end start-up at once, interrupt the work, and are ignored once it is done.
+_phase = "start-up"
+
+
 def _interrupt(signum: int, frame: object) -> None:
-    raise KeyboardInterrupt
+    if _phase == "start-up":
+        # Leave now rather than raise: a KeyboardInterrupt raised inside an import can come out as another
+        # exception (numpy's makes it an ImportError: a traceback) or make Python end by a signal, not 130.
+        os.write(2, b"interrupted\n")
+        os._exit(EXIT_INTERRUPTED)
+    if _phase == "work":
+        raise KeyboardInterrupt
 
 
 def _configure_logging(verbosity: int) -> None:

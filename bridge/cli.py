@@ -45,6 +45,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     _phase = "done"
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    # CPython: a KeyboardInterrupt that went through exec() of a string (dataclasses, namedtuples, rosbags'
+    # generated deserializers) marks itself unhandled even when caught, and `python -m` then ends by SIGINT
+    # instead of returning the status. Each exec() of a string clears that mark first.
+    exec("")
     return status
 
 

@@ -68,12 +68,18 @@ def _run(args: argparse.Namespace) -> int:
         return EXIT_USAGE
 
 
-# Where main() is: "start-up" (parsing, imports: nothing written yet), "work" (the command runs), "done" (the
-# command has ended). Ctrl-C and SIGTERM end start-up at once, interrupt the work, and are ignored once it is done.
+# Where main() is: "start-up" (parsing, imports: nothing written yet), "work" (the command runs), "setting up"
+# (a session opens its recording), "done" (the command has ended). Ctrl-C and SIGTERM end
+# start-up at once, interrupt the work, wait for a session's set-up, and are ignored once the work is done.
 _phase = "start-up"
+_interrupt_pending = False  # an interrupt while a session was being set up
 
 
 def _interrupt(signum: int, frame: object) -> None:
+    global _interrupt_pending
+    if _phase == "setting up":
+        _interrupt_pending = True
+        return
     if _phase == "start-up":
         # Leave now rather than raise: a KeyboardInterrupt raised inside an import can come out as another
         # exception (numpy's makes it an ImportError: a traceback) or make Python end by a signal, not 130.
@@ -374,24 +380,34 @@ class _Session:
     """
 
     def __init__(self, config, verbosity: int):
-        from .core import Bridge
-        from .sinks import Recording
-        from .startup import freeze_objects
         from .streams import check_encoders
 
         check_encoders(config)  # before any sink opens: a missing encoder writes no file
         self.config = config
         self.verbosity = verbosity
-        self.bridge = Bridge(config, Recording(config.recording))
-        freeze_objects()  # what the imports made stays till the end: no collection need walk it again
         self.interrupted = False
         self.failed = False
 
     def __enter__(self) -> _Session:
+        """Open the recording (its file, servers, viewers): an interrupt meanwhile waits until it can be closed."""
+        global _phase, _interrupt_pending
         from tqdm.contrib.logging import logging_redirect_tqdm
 
-        self._tqdm_logging = logging_redirect_tqdm()
-        self._tqdm_logging.__enter__()
+        from .core import Bridge
+        from .sinks import Recording
+        from .startup import freeze_objects
+
+        phase, _phase, _interrupt_pending = _phase, "setting up", False
+        try:
+            self.bridge = Bridge(self.config, Recording(self.config.recording))
+            freeze_objects()  # what the imports made stays till the end: no collection need walk it again
+            self._tqdm_logging = logging_redirect_tqdm()
+            self._tqdm_logging.__enter__()
+        finally:
+            _phase = phase
+        if _interrupt_pending:  # not left half open (a .NAME.partial behind): closed as an interrupted run
+            self.__exit__(KeyboardInterrupt, None, None)
+            raise KeyboardInterrupt
         return self
 
     def __exit__(self, kind: type | None, error: BaseException | None, traceback: object) -> bool:

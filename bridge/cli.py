@@ -69,7 +69,7 @@ def _run(args: argparse.Namespace) -> int:
 
 
 # Where main() is: "start-up" (parsing, imports: nothing written yet), "work" (the command runs), "setting up"
-# (a session opens its recording), "done" (the command has ended). Ctrl-C and SIGTERM end
+# (a session opens its recording), "done" (the last recording is closed and complete). Ctrl-C and SIGTERM end
 # start-up at once, interrupt the work, wait for a session's set-up, and are ignored once the work is done.
 _phase = "start-up"
 _interrupt_pending = False  # an interrupt while a session was being set up
@@ -294,7 +294,7 @@ def _run_replay(args: argparse.Namespace) -> int:
     config = _replay_output(args, _config(args))
     options = ReplayOptions(args.start, args.end, args.rate, progress=False if args.no_progress else None)
     errors: list[str] | None = None  # stays None when interrupted mid-replay
-    with _Session(config, args.verbosity) as session:
+    with _Session(config, args.verbosity, last=True) as session:
         errors = replay(args.bags, session.bridge, options)
         if config.recording.sinks.serve is not None and session.bridge.logged_anything:
             log.warning("replay done: still serving the recording to viewers until Ctrl-C")
@@ -310,7 +310,7 @@ def _run_live(args: argparse.Namespace) -> int:
 
     config = _config(args)
     domain_id = domain_id_from_env()  # a bad ROS_DOMAIN_ID is an error before any file is opened
-    with _Session(config, args.verbosity) as session:
+    with _Session(config, args.verbosity, last=True) as session:
         if (layout := configured_blueprint(config)) is not None:
             session.bridge.recording.send_blueprint(layout)
         try:
@@ -356,7 +356,7 @@ def _run_demo(args: argparse.Namespace) -> int:
         return EXIT_USAGE
     config = _with_compression(args, BridgeConfig().with_sinks(SinksConfig(file=args.output)))
     config = replace(config, recording=replace(config.recording, application_id="ros2_rerun_bridge_demo"))
-    with _Session(config, args.verbosity) as session:
+    with _Session(config, args.verbosity, last=True) as session:
         errors = replay([bag], session.bridge)
     status = session.status(EXIT_FAILED if errors else 0)
     if status == 0 and args.verbosity >= 0:
@@ -379,12 +379,13 @@ class _Session:
     The recording's file is kept only when something was converted into it.
     """
 
-    def __init__(self, config, verbosity: int):
+    def __init__(self, config, verbosity: int, last: bool = False):
         from .streams import check_encoders
 
         check_encoders(config)  # before any sink opens: a missing encoder writes no file
         self.config = config
         self.verbosity = verbosity
+        self.last = last  # the command's last: once it is closed, the work is done
         self.interrupted = False
         self.failed = False
 
@@ -418,6 +419,9 @@ class _Session:
         recording = self.bridge.recording
         self.bridge.close()
         recording.close(keep_file=self.bridge.logged_anything)
+        if self.last:
+            global _phase
+            _phase = "done"  # a Ctrl-C from now on (as `wrote` is printed) must not make it a signal exit
         if self.verbosity >= 0:
             for line in self.bridge.summary():
                 print(line, file=sys.stderr)

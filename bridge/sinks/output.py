@@ -38,6 +38,8 @@ class OutputFile:
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
             self.writing.open("ab").close()  # fails now, with the OS's reason, rather than in Rerun's writer thread
+        except FileExistsError:  # mkdir: the folder to write in is a file
+            raise OutputError(f"{path}: cannot write: {path.parent} is a file, not a folder") from None
         except OSError as err:
             raise OutputError(f"{path}: cannot write: {err.strerror or err}") from None
 

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import re
+import subprocess
+import sys
 from pathlib import Path
 from typing import Iterable
 
@@ -95,3 +98,14 @@ def write_bag(path: Path, messages: Iterable[tuple[str, object, int]], storage: 
                 connections[topic] = writer.add_connection(topic, msgtype, typestore=TYPESTORE)
             writer.write(connections[topic], ns, TYPESTORE.serialize_cdr(msg, msgtype))
     return path
+
+
+def last_chunk_rows(path: str | Path, entity: str) -> int:
+    """Rows in the last chunk of `entity` in the file.
+
+    The catalog reader shows static data as one (the latest) row; static transforms are one chunk of a
+    row per transform, which `rerun rrd print` counts.
+    """
+    rerun = Path(sys.executable).with_name("rerun")
+    printed = subprocess.run([str(rerun), "rrd", "print", str(path)], capture_output=True, text=True, check=True).stdout
+    return int(re.findall(rf"with (\d+) rows .* - {re.escape(entity)} - ", printed)[-1])

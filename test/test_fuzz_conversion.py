@@ -36,7 +36,7 @@ from bridge.conversion import (
     convert_compressed_image,
     convert_image,
     pinhole_from_camera_info,
-    transform_batch,
+    transform_columns,
     transforms_by_stamp,
 )
 from bridge.conversion.image import ENCODINGS, Layout
@@ -310,9 +310,9 @@ def test_tf(msg):
         parent, child = transform.header.frame_id or "''", transform.child_frame_id or "''"
         assert reason.startswith(f"transform {parent} -> {child}: ")
     for group in result.groups.values():
-        batch = transform_batch(group)  # what Rerun stores: finite, normalisable in float32
-        translations = np.array(batch.translation.as_arrow_array().to_pylist(), np.float32)
-        quaternions = np.array(batch.quaternion.as_arrow_array().to_pylist(), np.float32)
+        columns = {c.component_descriptor().component: c for c in transform_columns(group)}  # what Rerun stores
+        translations = np.array([row[0] for row in columns["Transform3D:translation"].as_arrow_array().to_pylist()], np.float32)
+        quaternions = np.array([row[0] for row in columns["Transform3D:quaternion"].as_arrow_array().to_pylist()], np.float32)
         with np.errstate(over="ignore"):
             squared_norms = np.einsum("ij,ij->i", quaternions, quaternions)
         assert np.all(np.isfinite(translations)) and np.all((0 < squared_norms) & (squared_norms < np.inf))

@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from bridge.conversion import TransformGroups, closes_cycle, transform_batch, transforms_by_stamp
+from bridge.conversion import TransformGroups, closes_cycle, transform_columns, transforms_by_stamp
 from recordings import T, tf_msg
 
 IDENTITY = (0.0, 0.0, 0.0, 1.0)
@@ -88,8 +88,7 @@ def test_normalisable_quaternion_goes_through_as_it_is(rotation):
     """Rerun normalises quaternions itself: any that survives its float32 normalisation is passed on untouched."""
     result = transforms_by_stamp(tf_msg([("odom", "base_link", (1e30, -FLOAT32_MAX, 0.5), rotation)]))
     assert result.rejected == []
-    batch = transform_batch(result.groups[0])
-    stored = batch.quaternion.as_arrow_array().to_pylist()[0]
+    stored = column_values(transform_columns(result.groups[0]), "Transform3D:quaternion")[0]
     np.testing.assert_array_equal(stored, np.float32(rotation))
 
 
@@ -115,3 +114,9 @@ CHAIN = {"odom": "map", "base_link": "odom", "camera": "base_link"}  # child -> 
 )
 def test_closes_cycle(parents, parent, child, closes):
     assert closes_cycle(parents, parent, child) is closes
+
+
+def column_values(columns, component: str) -> list:
+    """The rows of one component column, as Python values (one instance per row)."""
+    column = next(c for c in columns if c.component_descriptor().component == component)
+    return [row[0] for row in column.as_arrow_array().to_pylist()]

@@ -11,7 +11,7 @@ from .compressed import convert_compressed_image
 from .errors import ConversionError
 from .image import convert_image
 from .options import DEFAULT_MAX_PIXELS, DepthOptions, Intrinsics
-from .transforms import TransformGroups, closes_cycle, stamp_ns, transform_batch, transforms_by_stamp
+from .transforms import TransformGroups, closes_cycle, stamp_ns, transform_columns, transforms_by_stamp
 
 __all__ = [
     "DEFAULT_MAX_PIXELS",
@@ -24,6 +24,6 @@ __all__ = [
     "convert_image",
     "pinhole_from_camera_info",
     "stamp_ns",
-    "transform_batch",
+    "transform_columns",
     "transforms_by_stamp",
 ]

@@ -1,9 +1,10 @@
-"""`tf2_msgs/TFMessage` to `rr.Transform3D` batches between named frames.
+"""`tf2_msgs/TFMessage` to `rr.Transform3D` columns between named frames.
 
 tf2 transforms map child-frame coordinates into the parent frame, which is
 Rerun's default relation, so translation and rotation go through as they are.
-Like Rerun's MCAP importer, one row holds many transforms, told apart by
-`child_frame`.
+Like Rerun's MCAP importer, each transform is a row of its own: Rerun's viewer
+resolves one transform per row, and drops a row of several ("multiple values
+for component Transform3D:parent_frame per row").
 
 A transform that tf2 would refuse, or that Rerun could not use, is set aside
 with the reason: an empty frame name, a frame as its own parent, a value that
@@ -107,10 +108,10 @@ def _vector(values: tuple[float, ...]) -> str:
     return "(" + ", ".join(str(value) for value in values) + ")"
 
 
-def transform_batch(transforms: Iterable[TransformStampedMsg]) -> rr.Transform3D:
-    """One Transform3D row holding every transform, each from its child frame to its parent."""
+def transform_columns(transforms: Iterable[TransformStampedMsg]) -> rr.ComponentColumnList:
+    """Transform3D columns with one row per transform, each from its child frame to its parent."""
     transforms = list(transforms)
-    return rr.Transform3D.from_fields(
+    return rr.Transform3D.columns(
         translation=[(t.transform.translation.x, t.transform.translation.y, t.transform.translation.z) for t in transforms],
         quaternion=[
             (t.transform.rotation.x, t.transform.rotation.y, t.transform.rotation.z, t.transform.rotation.w)

@@ -14,7 +14,7 @@ import numpy as np
 from .camera_info import pinhole_from_camera_info
 from .compressed import convert_compressed_image
 from .image import convert_image
-from .transforms import transform_batch
+from .transforms import transform_columns
 
 # One black pixel, 8-bit grey: a whole PNG, as compressed pass-through checks every chunk's CRC.
 _PNG_1x1 = bytes.fromhex(
@@ -35,4 +35,4 @@ def warm_up() -> None:
     pinhole_from_camera_info(camera_info, "warm_up")
     vector, rotation = Msg(x=0.0, y=0.0, z=0.0), Msg(x=0.0, y=0.0, z=0.0, w=1.0)
     header = Msg(frame_id="a", stamp=Msg(sec=0, nanosec=0))
-    transform_batch([Msg(header=header, child_frame_id="b", transform=Msg(translation=vector, rotation=rotation))])
+    transform_columns([Msg(header=header, child_frame_id="b", transform=Msg(translation=vector, rotation=rotation))])

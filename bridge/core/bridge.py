@@ -19,7 +19,7 @@ from ..conversion import (
     convert_image,
     pinhole_from_camera_info,
     stamp_ns,
-    transform_batch,
+    transform_columns,
     transforms_by_stamp,
 )
 from ..conversion.transforms import closes_cycle
@@ -333,12 +333,12 @@ class Bridge:
             with self._lock:
                 for transforms in groups.values():
                     self._static_tf.update((t.child_frame_id, t) for t in transforms)
-                batch = transform_batch(self._static_tf.values())
-            # Static data keeps one row per entity, so the row holds every static transform seen.
-            self.recording.log(route.entity_path, batch, times=None)
+                static = list(self._static_tf.values())
+            # Static data is replaced as a whole: each time, every static transform seen so far.
+            self.recording.send_columns(route.entity_path, transform_columns(static), len(static), times=None)
             return
         for stamp, transforms in groups.items():
-            self.recording.log(route.entity_path, transform_batch(transforms), times=_times(stamp, log_time_ns))
+            self.recording.send_columns(route.entity_path, transform_columns(transforms), len(transforms), _times(stamp, log_time_ns))
 
     def _in_tree(self, route: Route, transforms: list[Any]) -> list[Any]:
         """The transforms that keep the frames a tree, as tf2 needs; the others are warned about.

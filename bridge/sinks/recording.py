@@ -130,6 +130,13 @@ class Recording:
         """Log one row at `times` (timeline -> ns), or as static data when `times` is None."""
         self._send(functools.partial(_log, entity_path=entity_path, archetypes=archetypes, times=times))
 
+    def send_columns(self, entity_path: str, columns: rr.ComponentColumnList, rows: int, times: Times | None) -> None:
+        """Log `rows` rows at once, all at `times` (timeline -> ns), or as static data when `times` is None."""
+        indexes = [] if times is None else [
+            rr.TimeColumn(timeline, timestamp=np.full(rows, ns, dtype="datetime64[ns]")) for timeline, ns in times.items()
+        ]  # fmt: skip
+        self._send(lambda stream: stream.send_columns(entity_path, indexes=indexes, columns=columns))
+
     def send_blueprint(self, blueprint: rrb.Blueprint) -> None:
         """The layout viewers show (made active: a viewer's automatic layout would overlay aligned depth on colour)."""
         self._send(lambda stream: stream.send_blueprint(blueprint, make_active=True, make_default=True))

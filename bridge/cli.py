@@ -36,6 +36,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         signal.signal(signal.SIGINT, _interrupt)
     try:
         args = _parser().parse_args(argv)
+        args.verbosity = getattr(args, "verbosity", 0)  # neither -v nor -q (set_defaults would reach the commands' too)
         _configure_logging(args.verbosity)
         status = _run(args)
     except KeyboardInterrupt:
@@ -109,7 +110,6 @@ def _parser() -> argparse.ArgumentParser:
                            help="print errors only (no warnings, no summary)")  # fmt: skip
     parser = argparse.ArgumentParser(prog="ros2-rerun-bridge", description=__doc__, parents=[verbosity],
                                      formatter_class=argparse.RawDescriptionHelpFormatter)  # fmt: skip
-    parser.set_defaults(verbosity=0)
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     commands = parser.add_subparsers(required=True, metavar="COMMAND")
 

@@ -36,3 +36,9 @@ def test_a_live_config_lays_out_its_listed_image_topics():
 
 def test_with_auto_the_topics_are_not_known_up_front():
     assert configured_blueprint(parse_config({})) is None
+
+
+def test_views_are_named_by_what_tells_the_streams_apart():
+    paths = ["/camera/color/image_raw", "/camera/color/image_raw/compressed", "/camera/depth/image_rect_raw"]
+    _, grid = default_blueprint(paths).root_container.contents
+    assert [view.name for view in grid.contents] == ["color/image_raw", "image_raw/compressed", "depth/image_rect_raw"]

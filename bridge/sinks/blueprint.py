@@ -17,11 +17,17 @@ _IMAGE_KINDS = {kind for kind in TopicKind if KIND_TYPES[kind].endswith(("/Image
 
 
 def default_blueprint(image_entities: Iterable[str]) -> rrb.Blueprint:
-    images = [rrb.Spatial2DView(name=path, origin=path) for path in sorted(image_entities)]
+    images = [rrb.Spatial2DView(name=view_name(path), origin=path) for path in sorted(image_entities)]
     views = [rrb.Spatial3DView(name="3D", origin="/", contents="/**")]
-    if images:
-        views.append(rrb.Grid(*images))
+    if images:  # a column of up to three views, each as wide as it can be; more go into a grid
+        views.append(rrb.Grid(*images, grid_columns=1 if len(images) <= 3 else None))
     return rrb.Blueprint(rrb.Horizontal(*views), collapse_panels=True)
+
+
+def view_name(entity_path: str) -> str:
+    """The last two parts of an entity path: short enough for a view's title, and what tells streams apart
+    (`color/image_raw`, `image_raw/compressed`, `depth/image_rect_raw`)."""
+    return "/".join(entity_path.strip("/").split("/")[-2:])
 
 
 def configured_blueprint(config: BridgeConfig) -> rrb.Blueprint | None:

@@ -192,14 +192,20 @@ def video_frame(msg: ImageMsg, *, max_pixels: int = DEFAULT_MAX_PIXELS) -> RawFr
                 packed = packed.view("<u2").byteswap().view(np.uint8)
             return RawFrame(packed.reshape(height, width, 2), "yuyv422")
         case Layout.NV12 | Layout.NV21:
-            _require_even(msg, width=True, height=True)
-            planes = _rows(msg, width, height * 3 // 2)
-            if encoding.layout is Layout.NV21:
-                planes = planes.copy()
-                uv = planes[height:].reshape(height // 2, width // 2, 2)
-                uv[...] = uv[..., ::-1]
-            return RawFrame(planes, "nv12")
+            return RawFrame(_nv12_planes(msg, encoding), "nv12")
     raise ConversionError(f"encoding {msg.encoding!r} cannot be encoded as video (unsigned colour or grey pixels only)")
+
+
+def _nv12_planes(msg: ImageMsg, encoding: Encoding) -> np.ndarray:
+    """The Y plane and the interleaved U V plane at half resolution (NV21's V U swapped into NV12's order)."""
+    _require_even(msg, width=True, height=True)
+    width, height = msg.width, msg.height
+    planes = _rows(msg, width, height * 3 // 2)
+    if encoding.layout is Layout.NV21:
+        planes = planes.copy()
+        uv = planes[height:].reshape(height // 2, width // 2, 2)
+        uv[...] = uv[..., ::-1]
+    return planes
 
 
 def _color_image(msg: ImageMsg, encoding: Encoding) -> Any:
@@ -227,13 +233,7 @@ def _color_image(msg: ImageMsg, encoding: Encoding) -> Any:
             yuyv = _rows(msg, 2 * width, height).view("<u2").byteswap()
             return archetypes.pixel_format_image(yuyv, rr.PixelFormat.YUY2, width, height)
         case Layout.NV12 | Layout.NV21:
-            _require_even(msg, width=True, height=True)
-            planes = _rows(msg, width, height * 3 // 2)
-            if encoding.layout is Layout.NV21:
-                planes = planes.copy()
-                uv = planes[height:].reshape(height // 2, width // 2, 2)
-                uv[...] = uv[..., ::-1]
-            return archetypes.pixel_format_image(planes, rr.PixelFormat.NV12, width, height)
+            return archetypes.pixel_format_image(_nv12_planes(msg, encoding), rr.PixelFormat.NV12, width, height)
         case Layout.NV24:
             planes = _rows(msg, width, height)  # Y rows of `step` bytes, then UV rows of twice that
             uv = _rows(msg, 2 * width, height, offset=msg.step * height, stride=2 * msg.step).reshape(height, width, 2)

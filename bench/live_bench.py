@@ -178,10 +178,7 @@ def run_dds_load(cameras: int, seconds: float, out_dir: Path, receive_buffer: in
         bridge_cmd = [sys.executable, "-m", "bridge", "live", "-c", config, "-o", Path(tmp) / "live.rrd",
                       "--duration", str(seconds + BRIDGE_MARGIN_S)]  # fmt: skip
         load_cmd = [sys.executable, "-m", "bench.dds_load", "--cameras", str(cameras), "--seconds", str(seconds)]
-        with ThreadPoolExecutor(max_workers=1) as pool:
-            bridge_run = pool.submit(run_measured, bridge_cmd, env, True)
-            publisher = run_measured(load_cmd, env)
-            bridge = bridge_run.result()
+        bridge, publisher = run_beside(bridge_cmd, load_cmd, env)
     if not publisher.ok:
         raise BenchError(f"the DDS load generator failed: {publisher.failure()}")
     if not bridge.ok:
@@ -190,6 +187,14 @@ def run_dds_load(cameras: int, seconds: float, out_dir: Path, receive_buffer: in
     received = parse_summary(bridge.stderr)
     topics = [replace(received.get(topic, TopicLoad(topic)), sent=count) for topic, count in sent.items()]
     return DdsLoad(cameras, seconds, topics, bridge, publisher)
+
+
+def run_beside(bridge_cmd: list, publisher_cmd: list, env: dict[str, str]) -> tuple[Measurement, Measurement]:
+    """The bridge (its threads' CPU measured too) and a publisher, run at the same time; both measured."""
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        bridge_run = pool.submit(run_measured, bridge_cmd, env, True)
+        publisher = run_measured(publisher_cmd, env)
+        return bridge_run.result(), publisher
 
 
 def cyclonedds_xml(receive_buffer: int | None = None) -> str:

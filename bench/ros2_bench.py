@@ -16,12 +16,11 @@ import os
 import random
 import sys
 import tempfile
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from pathlib import Path
 
-from .live_bench import BRIDGE_MARGIN_S, DdsLoad, TopicLoad, cyclonedds_xml, max_receive_buffer, parse_summary
-from .measure import REPO, BenchError, run_measured
+from .live_bench import BRIDGE_MARGIN_S, DdsLoad, TopicLoad, cyclonedds_xml, max_receive_buffer, parse_summary, run_beside
+from .measure import REPO, BenchError
 
 CAMERA = REPO / "test" / "ros2_camera.py"
 FASTDDS_PROFILE = REPO / "test" / "ros2" / "fastdds_loopback.xml"
@@ -53,10 +52,7 @@ def run_ros2_camera(bridge: str, seconds: float, out_dir: Path) -> DdsLoad:
         else:
             bridge_cmd = [sys.executable, "-m", "bridge", "live", "-c", config, "-o", output, "--duration", stop_after]
         camera_cmd = [sys.executable, CAMERA, "--seconds", str(seconds), *[a for t in TOPICS for a in ("--expect", t)]]
-        with ThreadPoolExecutor(max_workers=1) as pool:
-            bridge_run = pool.submit(run_measured, bridge_cmd, env, True)
-            publisher = run_measured(camera_cmd, env)
-            measured = bridge_run.result()
+        measured, publisher = run_beside(bridge_cmd, camera_cmd, env)
     if not publisher.ok:
         raise BenchError(f"the rclpy camera failed: {publisher.failure()}")
     if not measured.ok:

@@ -23,7 +23,7 @@ from pathlib import Path
 import av
 import numpy as np
 
-from bridge.config import BridgeConfig, SinksConfig, parse_config
+from bridge.config import SinksConfig, parse_config
 from bridge.conversion.image import RawFrame
 from bridge.conversion.options import VideoOptions
 from bridge.core import Bridge

@@ -77,6 +77,7 @@ def main() -> int:
     parser.add_argument("--jpeg", action="append", default=[], type=Path, help="JPEG files to cycle through")
     parser.add_argument("--expect", action="append", default=[], metavar="TOPIC", help="wait for a subscriber of TOPIC")
     parser.add_argument("--wait", type=float, default=30.0, help="at most this long for the subscribers")
+    parser.add_argument("--linger", type=float, default=0.5, help="stay this long after the last frame")
     args = parser.parse_args()
 
     import rclpy
@@ -123,7 +124,7 @@ def main() -> int:
         publishers[DEPTH_INFO].publish(camera_info(CameraInfo, depth_k, full_depth, DEPTH_BINNING, DEPTH_FRAME, stamp_ns))
         publishers[TF].publish(tf_message(TFMessage, [("odom", "base_link", translation_for(stamp_ns), (0, 0, 0, 1))], stamp_ns))
         stamps.append(stamp_ns)
-    time.sleep(0.5)  # best-effort samples in flight arrive before the publishers go
+    time.sleep(args.linger)  # samples in flight (and reliable ones a reader has yet to ask for) arrive before we go
     print(json.dumps({"stamps": stamps}))
     node.destroy_node()
     rclpy.shutdown()

@@ -289,7 +289,9 @@ def test_live_records_an_rclpy_camera_on_fast_dds(tmp_path: Path, ros_env: dict,
     config = tmp_path / "bridge.yaml"
     config.write_text(CONFIG)
     output = tmp_path / "live.rrd"
-    with camera(ROS_PYTHONS[distro], ros_env, "--seconds", 3, *[a for j in jpegs for a in ("--jpeg", j)],
+    # Cyclone DDS takes reliable samples from a Fast DDS writer (the latched /tf_static) only once the writer's
+    # first heartbeat came, up to 3 s after matching: the camera stays that long after its last frame.
+    with camera(ROS_PYTHONS[distro], ros_env, "--seconds", 3, "--linger", 4, *[a for j in jpegs for a in ("--jpeg", j)],
                 *[a for t in STREAMED for a in ("--expect", t)]) as publisher:  # fmt: skip
         time.sleep(1.0)
         with running_bridge("live", "-c", config, "-o", output) as bridge:

@@ -8,21 +8,26 @@ import subprocess
 import sys
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterator
+from typing import ContextManager, Iterator
 
 REPO = Path(__file__).resolve().parents[1]
 
 
+def running_bridge(*args: str | Path) -> ContextManager[subprocess.Popen]:
+    """`python -m bridge ARGS`: the command line, as `running_module` starts it."""
+    return running_module("bridge", *args)
+
+
 @contextmanager
-def running_bridge(*args: str | Path) -> Iterator[subprocess.Popen]:
-    """`python -m bridge ARGS` from the repository, with its stderr as text; killed on the way out if still running.
+def running_module(module: str, *args: str | Path) -> Iterator[subprocess.Popen]:
+    """`python -m MODULE ARGS` from the repository, with its stderr as text; killed on the way out if still running.
 
     Ctrl-C gets its default handling back in the process: a shell starts background jobs (a CI runner's
     steps, `cmd &`) with SIGINT ignored, which Python then never turns into KeyboardInterrupt, so a test
     sending SIGINT would not test the bridge's Ctrl-C.
     """
     process = subprocess.Popen(
-        [sys.executable, "-m", "bridge", *map(str, args)],
+        [sys.executable, "-m", module, *map(str, args)],
         cwd=REPO, stderr=subprocess.PIPE, text=True, env={**os.environ, "PYTHONPATH": str(REPO)},
         preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )  # fmt: skip

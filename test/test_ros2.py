@@ -21,14 +21,14 @@ import sys
 import time
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterator
+from typing import ContextManager, Iterator
 
 import cv2
 import numpy as np
 import pyarrow as pa
 import pytest
 import rerun as rr
-from cli_process import REPO, running_bridge
+from cli_process import REPO, running_bridge, running_module
 from recordings import column, last_chunk_rows
 from ros2_camera import (
     COLOR, COLOR_FRAME, COLOR_INFO, COMPRESSED, DEPTH, DEPTH_INFO, DEPTH_SHAPE, STATIC_TRANSFORMS, TF, TF_STATIC,
@@ -90,6 +90,8 @@ needs_ros = pytest.mark.skipif("jazzy" not in ROS_PYTHONS, reason="no ROS 2 here
 def ros_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
     """Loopback-only DDS on a domain of its own, for this process and every process it starts."""
     (tmp_path / "cyclonedds.xml").write_text(CYCLONEDDS_LOOPBACK)
+    for name in [name for name in os.environ if name.startswith(("ROS_", "RMW_"))]:  # a user's network settings
+        monkeypatch.delenv(name)
     dds = {
         "ROS_DOMAIN_ID": str(random.randint(10, 200)),
         # Fast DDS 2 (Jazzy) reads the first name only, Fast DDS 3 (Kilted) the second (and warns about the first).
@@ -99,8 +101,6 @@ def ros_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
     }
     for name, value in dds.items():
         monkeypatch.setenv(name, value)
-    for name in ("ROS_AUTOMATIC_DISCOVERY_RANGE", "ROS_LOCALHOST_ONLY", "ROS_STATIC_PEERS", "RMW_IMPLEMENTATION"):
-        monkeypatch.delenv(name, raising=False)
     return dict(os.environ)
 
 
@@ -133,19 +133,9 @@ def sent_stamps(process: subprocess.Popen) -> list[int]:
     return json.loads(stdout)["stamps"]
 
 
-@contextmanager
-def bridge_node(*parameters: str) -> Iterator[subprocess.Popen]:
+def bridge_node(*parameters: str) -> ContextManager[subprocess.Popen]:
     """`bridge_node --ros-args -p NAME:=VALUE ...` as `ros2 run` starts it, with its stderr (the ROS log) as text."""
-    command = [sys.executable, "-m", "bridge.node", "--ros-args"]
-    command += [arg for parameter in parameters for arg in ("-p", parameter)]
-    process = subprocess.Popen(command, cwd=REPO, stderr=subprocess.PIPE, text=True,
-                               env={**os.environ, "PYTHONPATH": str(REPO)})  # fmt: skip
-    try:
-        yield process
-    finally:
-        if process.poll() is None:
-            process.kill()
-            process.wait()
+    return running_module("bridge.node", "--ros-args", *[arg for parameter in parameters for arg in ("-p", parameter)])
 
 
 def read_back(path: Path) -> tuple[pa.Table, list[str]]:
@@ -251,7 +241,13 @@ def test_node_in_auto_mode_loses_no_frame_to_start_up(tmp_path: Path, ros_env: d
     assert node.returncode == 0 and no_errors(log), log
     counts = summary_counts(log)
     for topic in (COLOR, DEPTH, COLOR_INFO, TF):
-        assert counts[topic]["logged"] == len(stamps), (topic, counts[topic])
+        assert counts[topic]["received"] == counts[topic]["logged"] + counts[topic].get("dropped", 0), topic
+    # The first second, when a bridge that imports on its first frame (~0.5 s) dropped frames, is complete
+    # (later, a machine busy with other work may drop a frame to UDP or the queue: not start-up's doing).
+    table, _ = read_back(output)
+    for name in (f"{COLOR}:Image:buffer", f"{DEPTH}:DepthImage:buffer", f"{COLOR_INFO}:Pinhole:image_from_camera"):
+        logged = {stamp for stamp, _ in cells(table, name)}
+        assert set(stamps[:30]) <= logged, (name, sorted(set(stamps[:30]) - logged))
 
 
 @needs_ros

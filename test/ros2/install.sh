@@ -110,8 +110,9 @@ check() {
     [[ $DISTRO == kilted ]] && profile_var=FASTDDS_DEFAULT_PROFILES_FILE
     local logdir; logdir=$(mktemp -d)
     local out rc=0
-    out=$(env -u ROS_AUTOMATIC_DISCOVERY_RANGE -u ROS_LOCALHOST_ONLY -u ROS_STATIC_PEERS -u RMW_IMPLEMENTATION \
-          -u FASTRTPS_DEFAULT_PROFILES_FILE -u FASTDDS_DEFAULT_PROFILES_FILE \
+    # Without the caller's ROS network settings (ROS_*, RMW_*): the check keeps to loopback.
+    local unset_ros; read -ra unset_ros <<< "$(compgen -e | grep -E '^(ROS|RMW)_' | sed 's/^/-u /' | tr '\n' ' ')"
+    out=$(env "${unset_ros[@]}" -u FASTRTPS_DEFAULT_PROFILES_FILE -u FASTDDS_DEFAULT_PROFILES_FILE \
           "$profile_var=$LOOPBACK_XML" ROS_DOMAIN_ID=$((RANDOM % 100 + 100)) ROS_LOG_DIR="$logdir" \
           "$PY" -c "$CHECK_PY" 2>&1) || rc=$?
     rm -rf "$logdir"

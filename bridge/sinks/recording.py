@@ -76,7 +76,9 @@ class _ViewerFeed:
         except queue.Full:
             return
         if self.thread is not None:
-            self.thread.join(timeout_s)
+            # Its flush, then rerun-sdk's last connection attempt on disconnect, take `timeout_s` each: a thread
+            # still inside rerun-sdk when the interpreter exits can abort the process.
+            self.thread.join(2 * timeout_s + 1)
 
     def _forward(self) -> None:
         while (send := self.rows.get()) is not None:

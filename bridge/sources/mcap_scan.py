@@ -13,7 +13,7 @@ from __future__ import annotations
 import struct
 import sys
 from binascii import crc32
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Collection, Iterator
 from dataclasses import dataclass, field
 from typing import BinaryIO, Protocol, Union
 
@@ -184,8 +184,23 @@ def _decompress(compression: str, data: bytes, size: int, whole: bool) -> tuple[
     return records, None
 
 
-def _chunk_records(records: memoryview, offset: int, seen: _Seen, whole: bool) -> Iterator[Record]:
-    """The complete records in a chunk's (possibly partial) records; McapDamage for one that does not parse."""
+def chunk_messages(records: memoryview, offset: int, channels: Collection[int]) -> Iterator[Message]:
+    """The messages of an indexed file's chunk at `offset`, whose decompressed `records` hold `channels`' messages.
+
+    McapDamage for a record that does not parse, as when scanning; a record of another kind is passed over,
+    as rosbags does (its message, if it was one, is missing from the count the index gives).
+    """
+    seen = _Seen(channels=set(channels))
+    for record in _chunk_records(records, offset, seen, whole=True, others=True):
+        if isinstance(record, Message):
+            yield record
+
+
+def _chunk_records(records: memoryview, offset: int, seen: _Seen, whole: bool, others: bool = False) -> Iterator[Record]:
+    """The complete records in a chunk's (possibly partial) records; McapDamage for one that does not parse.
+
+    `others`: pass over records a chunk does not hold (schemas, channels and messages), rather than stop there.
+    """
     at = 0
     while at + _RECORD.size <= len(records):
         opcode, length = _RECORD.unpack_from(records, at)
@@ -193,6 +208,9 @@ def _chunk_records(records: memoryview, offset: int, seen: _Seen, whole: bool) -
         if end > len(records):
             break
         if opcode not in (SCHEMA, CHANNEL, MESSAGE):
+            if others:
+                at = end
+                continue
             raise McapDamage(offset, f"record {at} bytes into the chunk has opcode {opcode:#04x}")
         record = _parse(opcode, records[at + _RECORD.size : end], seen, offset, in_chunk=at)
         assert record is not None

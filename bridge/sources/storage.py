@@ -11,10 +11,13 @@ only when its summary checks out), then with one that salvages (`ScannedMcap` ov
 
 from __future__ import annotations
 
+import struct
 from collections import Counter
 from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
 from contextlib import suppress
 from dataclasses import dataclass
+from itertools import pairwise
+from operator import itemgetter
 from pathlib import Path
 from typing import BinaryIO, Protocol, TypeVar
 
@@ -24,14 +27,18 @@ from rosbags.interfaces import Connection, ConnectionExtRosbag2, MessageDefiniti
 from rosbags.rosbag2 import ReaderError
 from rosbags.rosbag2.metadata import ReaderMetadata, parse_qos
 from rosbags.rosbag2.reader import DirectoryReader
-from rosbags.rosbag2.storage_mcap import McapReader
+from rosbags.rosbag2.storage_mcap import ChunkInfo, McapReader, decompress
 from rosbags.rosbag2.storage_sqlite3 import Sqlite3Reader
 from rosbags.typesys.store import Typestore
 
 from . import db3_rows, mcap_scan
 
-StorageMessage = tuple[Connection, int, bytes]  # as rosbags' storage readers yield them: connection, log time, CDR
+StorageMessage = tuple[Connection, int, bytes | memoryview]  # as rosbags' storage readers yield them: connection, log time, CDR
 
+# A chunk record: opcode, length, start and end time, uncompressed size, CRC, compression (a string), compressed size.
+_CHUNK_CRC, _CHUNK_CRC_AT = struct.Struct("<I"), 1 + 8 + 3 * 8
+_CHUNK_DATA_AT = _CHUNK_CRC_AT + 4 + 4 + 8  # plus the compression's name
+_LOG_TIME = itemgetter(0)
 _NO_MESSAGES = ReaderMetadata(0, 2**63 - 1, 0, 0, None, None, None, None)  # rosbags' metadata of a storage without any
 _NO_DEFINITION = MessageDefinition(MessageDefinitionFormat.NONE, "")
 _DEFINITION_FORMATS = {"ros2msg": MessageDefinitionFormat.MSG, "ros2idl": MessageDefinitionFormat.IDL,
@@ -205,6 +212,40 @@ class CheckedMcapReader(McapReader):
     def meta_scan(self) -> None:
         raise ReaderError("no usable summary")  # rosbags would scan the file instead
 
+    def messages(self, connections: Collection[Connection], start: int | None = None,
+                 stop: int | None = None) -> Iterator[StorageMessage]:  # fmt: skip
+        """As rosbags' reader yields them, but each chunk read once and its messages views of it, not copies.
+
+        A recorder writes chunks one after the other in time: then file order, each chunk's messages sorted
+        by log time, is log-time order, and no chunk needs to wait in memory for a merge. Chunks whose times
+        overlap are merged by rosbags.
+        """
+        if not _one_after_another(self.chunks):
+            yield from super().messages(connections, start, stop)
+            return
+        wanted = {c.id: c for c in connections}
+        low, high = start if start is not None else 0, stop if stop is not None else 2**63
+        for chunk in self.chunks:
+            if chunk.message_end_time < low or chunk.message_start_time >= high \
+                    or not any(chunk.channel_count.get(i) for i in wanted):  # fmt: skip
+                continue
+            found = [(m.log_time, m.channel_id, m.data) for m in mcap_scan.chunk_messages(self._records(chunk),
+                     chunk.chunk_start_offset, self.channels) if m.channel_id in wanted and low <= m.log_time < high]  # fmt: skip
+            found.sort(key=_LOG_TIME)  # stable: messages of one time keep their file order
+            for log_time, channel_id, data in found:
+                yield wanted[channel_id], log_time, data
+
+    def _records(self, chunk: ChunkInfo) -> memoryview:
+        """The chunk's records, decompressed and checked against its CRC, as rosbags does."""
+        assert self.bio is not None
+        self.bio.seek(chunk.chunk_start_offset)
+        record = memoryview(self.bio.read(chunk.chunk_length))
+        if len(record) < chunk.chunk_length:
+            raise ReaderError(f"chunk at byte {chunk.chunk_start_offset} cut short")
+        (crc,) = _CHUNK_CRC.unpack_from(record, _CHUNK_CRC_AT)
+        data = record[_CHUNK_DATA_AT + len(chunk.compression.encode()):][:chunk.compressed_size]
+        return memoryview(decompress(data, chunk.compression, chunk.uncompressed_size, crc))
+
     def _check_index(self) -> None:
         assert self.bio is not None and self.statistics is not None
         counts = self.statistics.channel_message_counts
@@ -214,6 +255,11 @@ class CheckedMcapReader(McapReader):
             self.bio.seek(chunk.chunk_start_offset)
             if self.bio.read(9) != bytes([mcap_scan.CHUNK]) + (chunk.chunk_length - 9).to_bytes(8, "little"):
                 raise ReaderError(f"its index lists a chunk at byte {chunk.chunk_start_offset} that is not there")
+
+
+def _one_after_another(chunks: Sequence[ChunkInfo]) -> bool:
+    """Whether each chunk's messages come at or after the previous chunk's, as a recorder writes them."""
+    return all(a.message_end_time <= b.message_start_time for a, b in pairwise(chunks))
 
 
 class CheckedSqlite3Reader(Sqlite3Reader):

@@ -30,6 +30,7 @@ import rerun as rr
 import rerun.blueprint as rrb
 
 from ..config import RecordingConfig, ServeConfig
+from .native import log_row
 from .output import OutputFile
 
 log = logging.getLogger("ros2_rerun_bridge")
@@ -130,7 +131,7 @@ class Recording:
 
     def log(self, entity_path: str, *archetypes: Any, times: Times | None) -> None:
         """Log one row at `times` (timeline -> ns), or as static data when `times` is None."""
-        self._send(functools.partial(_log, entity_path=entity_path, archetypes=archetypes, times=times))
+        self._send(functools.partial(log_row, entity_path=entity_path, archetypes=archetypes, times=times))
 
     def send_columns(self, entity_path: str, columns: rr.ComponentColumnList, rows: int, times: Times | None) -> None:
         """Log `rows` rows at once, all at `times` (timeline -> ns), or as static data when `times` is None."""
@@ -218,15 +219,6 @@ class Recording:
         viewer = _ViewerFeed(url, stream)
         viewer.start()
         self.viewers.append(viewer)
-
-
-def _log(stream: rr.RecordingStream, *, entity_path: str, archetypes: tuple, times: Times | None) -> None:
-    if times is None:
-        stream.log(entity_path, *archetypes, static=True)
-        return
-    for timeline, ns in times.items():
-        stream.set_time(timeline, timestamp=np.datetime64(ns, "ns"))
-    stream.log(entity_path, *archetypes)
 
 
 def _abandon(stream: rr.RecordingStream) -> None:

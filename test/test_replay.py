@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import apsw
 import cv2
 import numpy as np
 import pyarrow as pa
@@ -461,3 +462,17 @@ def test_a_folder_without_metadata_is_read_from_its_storage_files(tmp_path, capl
     assert replay(bag, "-o", tmp_path / "out.rrd") == 0
     assert f"{bag}: no metadata.yaml" in caplog.text
     assert entities(read_recording(tmp_path / "out.rrd", index="message_log_time")) == set(TOPICS)
+
+
+@pytest.mark.parametrize("layout", ["folder", "file"])
+def test_a_bag_without_message_definitions_is_read_with_ros2_humbles_types(tmp_path, layout):
+    """sqlite3 bags before Iron carry no message definitions: the types are ROS 2 Humble's."""
+    bag = write_bag_as(tmp_path / "camera", camera_messages(), f"sqlite3 {layout}")
+    (db3,) = [bag] if layout == "file" else bag.glob("*.db3")
+    with apsw.Connection(str(db3)) as db:
+        db.execute("DELETE FROM message_definitions")
+    assert replay(bag, "-o", tmp_path / "out.rrd") == 0
+    table = read_recording(tmp_path / "out.rrd", index="message_log_time")
+    assert entities(table) == set(TOPICS)
+    buffers = by_time(table, "/cam/color:Image:buffer")
+    assert pixels(buffers[log_time(0, "/cam/color")]) == frame(0).color.tobytes()

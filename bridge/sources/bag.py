@@ -17,12 +17,12 @@ from rosbags.highlevel import AnyReader
 from rosbags.typesys import Stores, get_typestore
 
 from ..msgs import register_video_types
-from .storage import FORMATS, Damage, MetadataError, StorageFile, open_files, open_folder
+from .storage import FORMATS, Damage, DefaultTypes, MetadataError, StorageFile, open_files, open_folder
 
 log = logging.getLogger("ros2_rerun_bridge")
 
-# Used for bags that do not embed their message definitions (sqlite3 bags before Iron).
-DEFAULT_TYPESTORE = register_video_types(get_typestore(Stores.ROS2_HUMBLE))
+# For bags that do not carry their message definitions (sqlite3 bags before Iron): built only for them.
+DEFAULT_TYPES = DefaultTypes(lambda: register_video_types(get_typestore(Stores.ROS2_HUMBLE)))
 
 
 class BagError(Exception):
@@ -74,7 +74,7 @@ class Bag:
         if not self.path.is_dir():
             if self.path.suffix not in FORMATS:
                 raise BagError(f"{self.path}: not a rosbag2 bag (a folder, a .mcap or a .db3 file)")
-            return open_files([self.path], DEFAULT_TYPESTORE)
+            return open_files([self.path], DEFAULT_TYPES)
         files = sorted(p for p in self.path.iterdir() if p.suffix in FORMATS and p.is_file())
         names = ", ".join(p.name for p in files)
         metadata = self.path / "metadata.yaml"
@@ -82,14 +82,14 @@ class Bag:
             if not files:
                 raise BagError(f"{self.path}: not a rosbag2 bag (no metadata.yaml, .mcap or .db3 file)")
             log.warning("%s: no metadata.yaml (recorder killed?): reading %s directly", self.path, names)
-            return open_files(files, DEFAULT_TYPESTORE)
+            return open_files(files, DEFAULT_TYPES)
         try:
-            return open_folder(self.path, files, DEFAULT_TYPESTORE)
+            return open_folder(self.path, files, DEFAULT_TYPES)
         except MetadataError as err:
             if not files:
                 raise BagError(f"{metadata}: {err}; and no .mcap or .db3 file beside it") from None
             log.warning("%s: %s: reading %s directly", metadata, err, names)
-            return open_files(files, DEFAULT_TYPESTORE)
+            return open_files(files, DEFAULT_TYPES)
 
     @property
     def reader(self) -> AnyReader:

@@ -41,7 +41,7 @@ setup(
     },
     entry_points={
         "console_scripts": [
-            "ros2-rerun-bridge = bridge.cli:main",
+            "ros2-rerun-bridge = bridge.cli:console_main",
             "bridge_node = bridge.node:main",
         ],
     },

@@ -29,6 +29,21 @@ EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 1, 2, 130  # 130 = 128 + SIGINT, as 
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    """Run one command; its exit status. Ctrl-C and SIGTERM are the bridge's while it runs, the caller's after."""
+    callers = {signum: signal.getsignal(signum) for signum in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        return _command(argv)
+    finally:
+        for signum, handler in callers.items():
+            signal.signal(signum, handler)
+
+
+def console_main() -> None:
+    """The `ros2-rerun-bridge` command: exits with the command's status, and by no signal once it is done."""
+    sys.exit(_command())
+
+
+def _command(argv: Sequence[str] | None = None) -> int:
     global _phase
     _phase = "start-up"
     signal.signal(signal.SIGTERM, _interrupt)

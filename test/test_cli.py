@@ -649,3 +649,19 @@ def test_max_pixels_per_topic_skips_larger_frames_with_one_warning(tmp_path):
     assert "/cam/a: 6 received, 3 logged, 3 failed" in result.stderr
     assert "/cam/b: 6 received, 6 logged" in result.stderr
     assert frames_in(tmp_path / "out.rrd", "/cam/a") == [frame(i, (8, 8, 3)).tobytes() for i in (0, 2, 4)]
+
+
+def test_a_python_caller_gets_its_signal_handlers_back():
+    """main() handles Ctrl-C and SIGTERM while a command runs; a test or script calling it keeps its own after."""
+    from bridge.cli import main
+
+    def own(signum, frame):
+        pass
+
+    before = signal.signal(signal.SIGINT, own), signal.signal(signal.SIGTERM, own)
+    try:
+        assert main(["check-config", str(REPO / "config" / "rgbd_camera.yaml")]) == 0
+        assert signal.getsignal(signal.SIGINT) is own and signal.getsignal(signal.SIGTERM) is own
+    finally:
+        signal.signal(signal.SIGINT, before[0])
+        signal.signal(signal.SIGTERM, before[1])

@@ -8,6 +8,7 @@ data, nothing recorded); 2 a usage or configuration error; 130 a replay interrup
 from __future__ import annotations
 
 import argparse
+import ipaddress
 import logging
 import os
 import signal
@@ -189,12 +190,27 @@ def _add_config_and_sinks(command: argparse.ArgumentParser, serve: object, outpu
     sinks.add_argument("--connect", nargs="?", const=DEFAULT_VIEWER_URL, metavar="URL",
                        help=f"stream to a viewer: a URL, HOST:PORT or PORT (no value: {DEFAULT_VIEWER_URL})")  # fmt: skip
     sinks.add_argument("--serve", action="store_true", help="serve the recording over gRPC, and a web viewer")
-    sinks.add_argument("--grpc-port", type=int, default=serve.grpc_port, help="with --serve")
-    sinks.add_argument("--web-port", type=int, default=serve.web_port, help="with --serve")
-    sinks.add_argument("--bind", default=serve.bind, help="with --serve: the address both servers listen on")
+    sinks.add_argument("--grpc-port", type=_port, default=serve.grpc_port, help="with --serve")
+    sinks.add_argument("--web-port", type=_port, default=serve.web_port, help="with --serve")
+    sinks.add_argument("--bind", type=_ipv4, default=serve.bind,
+                       help="with --serve: the IPv4 address both servers listen on (0.0.0.0: every interface)")  # fmt: skip
     command.add_argument("--application-id", help="Rerun application id (default: the config's, or ros2_rerun_bridge)")
     command.add_argument("--recording-id", help="Rerun recording id; the same id merges recordings in the viewer "
                                                 "(default: the config's, or a new UUID)")  # fmt: skip
+
+
+def _port(text: str) -> int:
+    if not text.isdigit() or not 1 <= int(text) <= 65535:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a port (1-65535)")
+    return int(text)
+
+
+def _ipv4(text: str) -> str:
+    """As the config's `serve.bind`: IPv4, the only form both rerun-sdk's server and the web viewer take."""
+    try:
+        return str(ipaddress.IPv4Address(text))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not an IPv4 address, such as 0.0.0.0 or 127.0.0.1") from None
 
 
 def _add_compression(command: argparse.ArgumentParser) -> None:

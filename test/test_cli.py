@@ -665,3 +665,17 @@ def test_a_python_caller_gets_its_signal_handlers_back():
     finally:
         signal.signal(signal.SIGINT, before[0])
         signal.signal(signal.SIGTERM, before[1])
+
+
+@pytest.mark.parametrize(("option", "value", "says"), [
+    ("--grpc-port", "99999", "'99999' is not a port (1-65535)"),
+    ("--web-port", "web", "'web' is not a port (1-65535)"),
+    ("--bind", "1.2.3.999", "'1.2.3.999' is not an IPv4 address"),
+])  # fmt: skip
+def test_server_options_are_checked_before_anything_starts(tmp_path, capsys, option, value, says):
+    from bridge.cli import main
+
+    with pytest.raises(SystemExit) as exit_:
+        main(["replay", str(tmp_path / "bag"), "--serve", option, value, "-o", str(tmp_path / "out.rrd")])
+    assert exit_.value.code == 2
+    assert f"argument {option}: {says}" in capsys.readouterr().err

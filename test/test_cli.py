@@ -602,14 +602,15 @@ def test_info_lists_topics_and_what_each_becomes(tmp_path):
     for result in (plain, configured, excluded):
         assert result.returncode == 0, result.stderr
         assert result.stdout.startswith(f"{bag}: 4 topics, 12 messages")
-    assert row(plain, "/cam/color") == ["/cam/color", "sensor_msgs/msg/Image", "3",
-                                        "/cam/color: image or depth, by encoding"]  # fmt: skip
+    # Image topics without a configured kind: as their first message's encoding decides.
+    assert row(plain, "/cam/color") == ["/cam/color", "sensor_msgs/msg/Image", "3", "/cam/color: Image (rgb8, 32x24)"]
+    assert row(plain, "/cam/depth")[3] == "/cam/depth: DepthImage (16UC1, 32x24)"
     assert row(plain, "/cam/info") == ["/cam/info", "sensor_msgs/msg/CameraInfo", "3", "/cam/info: Pinhole"]
     assert row(plain, "/chatter") == ["/chatter", "std_msgs/msg/String", "3", "- not bridged"]
     assert row(configured, "/cam/depth")[2:] == ["3", "/camera/depth: DepthImage"]
     assert row(configured, "/cam/info")[2:] == ["3", "/camera/info: Pinhole"]
     assert row(excluded, "/cam/info")[2:] == ["3", "- not bridged (include/exclude)"]
-    assert row(excluded, "/cam/color")[3] == "/cam/color: image or depth, by encoding"
+    assert row(excluded, "/cam/color")[3] == "/cam/color: Image (rgb8, 32x24)"
     assert missing.returncode == 1
     assert f"ERROR: {tmp_path / 'missing'}: no such file or directory" in missing.stderr
     assert sorted(p.name for p in tmp_path.iterdir()) == ["bag", "camera.yaml"]  # a dry run

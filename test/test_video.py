@@ -19,6 +19,7 @@ import pytest
 from rosbags.rosbag2 import StoragePlugin, Writer
 from rosbags.typesys import Stores, get_typestore
 
+from bridge.bag_info import describe_bag
 from bridge.config import BridgeConfig, SinksConfig, parse_config
 from bridge.conversion import ConversionError
 from bridge.conversion.video import VideoCodec, nal_units, video_sample
@@ -235,6 +236,10 @@ def test_three_message_types_pass_through(tmp_path, caplog):
     assert [key for _, _, key in av1_rows] == [key for _, key in av1] and av1_rows[0][2]
     assert len(decode("libdav1d", [data for _, data, _ in av1_rows])) == 20
     assert not [r for r in caplog.records if "B-frames" in r.getMessage() and "/h264" not in r.getMessage()]
+
+    said = {line.split()[0]: line.split(": ", 1)[1] for line in describe_bag(bag, BridgeConfig()).splitlines()[2:]}
+    assert said == {"/av1": "VideoStream (av1)", "/ffmpeg": "VideoStream (h264)", "/h264": "VideoStream (h264)",
+                    "/hevc": "VideoStream (h265)"}, "`info` says it as the replay does it"  # fmt: skip
 
 
 def test_keyframe_and_b_frame_detection_per_codec():

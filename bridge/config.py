@@ -47,7 +47,9 @@ from typing import Any, Callable, NoReturn
 
 import yaml
 
-from .conversion.options import VIDEO_CODECS, DepthCompression, DepthOptions, Intrinsics, RectifyOptions, VideoOptions
+from .conversion.options import (
+    VIDEO_CODECS, DepthCompression, DepthOptions, Intrinsics, PointCloudOptions, RectifyOptions, RegisterOptions, VideoOptions,
+)  # fmt: skip
 
 
 class ConfigError(ValueError):
@@ -88,6 +90,9 @@ KIND_TYPES: dict[TopicKind, str] = {
 }
 SUPPORTED_TYPES = frozenset(KIND_TYPES.values())
 
+# The last part of image_transport's topics that carry CompressedImage (or other non-Image) messages.
+COMPRESSED_TRANSPORTS = ("compressed", "compressedDepth", "theora", "zstd", "ffmpeg", "h264")
+
 COLORMAPS = ("grayscale", "inferno", "magma", "plasma", "turbo", "viridis", "cyan_to_yellow")
 
 # The schemes of Rerun's gRPC URLs (`rerun://` is `rerun+https://`); rerun-sdk refuses any other.
@@ -126,6 +131,8 @@ class TopicConfig:
     video: VideoOptions | None = None  # colour frames encoded as video; None: logged as they come
     depth_compression: DepthCompression | None = None  # 16-bit depth as a lossless PNG; None: raw
     rectify: RectifyOptions | None = None  # Image topics: also (or only) logged rectified; None: raw only
+    register: RegisterOptions | None = None  # depth Image topics: also logged reprojected into a colour camera
+    point_cloud: PointCloudOptions | None = None  # depth Image topics: also a cloud coloured from a colour camera
 
 
 @dataclass(frozen=True)
@@ -402,7 +409,7 @@ def parse_config(document: Any, base_dir: Path = Path(".")) -> BridgeConfig:
     """Validate a config read from YAML or built in code; a relative `file` sink is taken from `base_dir`."""
     root = _Mapping(document, "", {"recording", "auto", "include", "exclude", "topics", "video", "depth_compression"})
     topics = _Mapping(root.get("topics", {}), "topics", None)
-    return BridgeConfig(
+    config = BridgeConfig(
         recording=_recording(root.get("recording", {}), base_dir),
         topics={name: _topic(value, _join("topics", name)) for name, value in topics.items(_topic_name)},
         auto=root.typed("auto", bool, True),
@@ -411,6 +418,8 @@ def parse_config(document: Any, base_dir: Path = Path(".")) -> BridgeConfig:
         video=_video(root),
         depth_compression=root.choice("depth_compression", DepthCompression, None),
     )
+    _check_colour_topics(config)
+    return config
 
 
 class _Mapping:
@@ -540,7 +549,8 @@ def _bind(node: _Mapping) -> str:
 
 def _topic(value: Any, path: str) -> TopicConfig:
     allowed = {"entity_path", "kind", "meter", "colormap", "depth_range", "point_fill_ratio", "intrinsics",
-               "max_rate", "frame_id", "qos", "queue_size", "max_pixels", "video", "depth_compression", "rectify"}  # fmt: skip
+               "max_rate", "frame_id", "qos", "queue_size", "max_pixels", "video", "depth_compression", "rectify",
+               "register", "point_cloud"}  # fmt: skip
     node = _Mapping(value if value is not None else {}, path, allowed)
     entity_path = node.typed("entity_path", str, None)
     if entity_path is not None and not entity_path.strip("/"):
@@ -566,6 +576,8 @@ def _topic(value: Any, path: str) -> TopicConfig:
         video=_video(node),
         depth_compression=node.choice("depth_compression", DepthCompression, None),
         rectify=_rectify(node),
+        register=_register(node),
+        point_cloud=_point_cloud(node),
     )
 
 
@@ -581,6 +593,77 @@ def _rectify(node: _Mapping) -> RectifyOptions | None:
     if entity_path is not None and not entity_path.strip("/"):
         raise ConfigError(f"{rectify.key('entity_path')}: must name an entity, got {_shown(entity_path)}")
     return RectifyOptions(entity_path=entity_path, keep_raw=rectify.typed("keep_raw", bool, True))
+
+
+def _register(node: _Mapping) -> RegisterOptions | None:
+    """`register: /camera/color/image_raw` or `register: {to: /camera/color/image_raw, entity_path: /camera/aligned}`."""
+    value = node.get("register")
+    if value is None:
+        return None
+    register = _Mapping({"to": value} if isinstance(value, str) else value, node.key("register"), {"to", "entity_path"})
+    return RegisterOptions(to=_image_topic(register, "to"), entity_path=_entity_path(register))
+
+
+def _point_cloud(node: _Mapping) -> PointCloudOptions | None:
+    """`point_cloud: {color_from: /camera/color/image_raw, max_points: 100000, max_rate: 5, stamp_tolerance: 0.02}`."""
+    value = node.get("point_cloud")
+    if value is None:
+        return None
+    keys = {"color_from", "max_points", "max_rate", "stamp_tolerance", "entity_path"}
+    cloud = _Mapping({"color_from": value} if isinstance(value, str) else value, node.key("point_cloud"), keys)
+    defaults = PointCloudOptions("")
+    max_rate = cloud.positive("max_rate") if "max_rate" in cloud.value else defaults.max_rate  # null: every pair
+    tolerance = cloud.typed("stamp_tolerance", (int, float), None)
+    if tolerance is not None and not (math.isfinite(_as_float(tolerance)) and tolerance >= 0):
+        raise ConfigError(f"{cloud.key('stamp_tolerance')}: expected seconds (a finite number >= 0), got {_shown(tolerance)}")
+    return PointCloudOptions(
+        color_from=_image_topic(cloud, "color_from"),
+        max_points=cloud.integer("max_points", defaults.max_points, 1, 2**31 - 1, "a positive integer"),
+        max_rate=max_rate,
+        stamp_tolerance=defaults.stamp_tolerance if tolerance is None else float(tolerance),
+        entity_path=_entity_path(cloud),
+    )
+
+
+def _image_topic(node: _Mapping, key: str) -> str:
+    """The colour camera's Image topic: required, and an absolute topic name."""
+    name = node.typed(key, str, None)
+    if name is None:
+        raise ConfigError(f"{node.key(key)}: required: the colour camera's Image topic")
+    if not name.startswith("/") or name.endswith("/") or "//" in name:
+        raise ConfigError(f"{node.key(key)}: expected an absolute topic name, like /camera/color/image_raw, got {_shown(name)}")
+    return name
+
+
+def _entity_path(node: _Mapping) -> str | None:
+    entity_path = node.typed("entity_path", str, None)
+    if entity_path is not None and not entity_path.strip("/"):
+        raise ConfigError(f"{node.key('entity_path')}: must name an entity, got {_shown(entity_path)}")
+    return entity_path
+
+
+def _check_colour_topics(config: BridgeConfig) -> None:
+    """A depth topic's `register.to` and `point_cloud.color_from` name raw Image topics that the bridge takes in."""
+    for topic, options in config.topics.items():
+        named = [("register.to", options.register and options.register.to),
+                 ("point_cloud.color_from", options.point_cloud and options.point_cloud.color_from)]  # fmt: skip
+        for key, colour in named:
+            if not colour:
+                continue
+            where = _join(_join("topics", topic), key)
+            if options.kind not in (None, TopicKind.DEPTH):
+                raise ConfigError(f"{where.rsplit('.', 1)[0]}: {topic} is configured as kind {options.kind.value}: only depth Image topics "
+                                  f"are registered or made into clouds")  # fmt: skip
+            if colour == topic:
+                raise ConfigError(f"{where}: the depth topic itself; name the colour camera's Image topic")
+            colour_kind = config.topics[colour].kind if colour in config.topics else None
+            if colour_kind not in (None, TopicKind.IMAGE):
+                raise ConfigError(f"{where}: {colour} is configured as kind {colour_kind.value}, not an Image topic (kind image)")
+            if colour.rsplit("/", 1)[-1] in COMPRESSED_TRANSPORTS:
+                raise ConfigError(f"{where}: {colour} is an image_transport {colour.rsplit('/', 1)[-1]} topic, not an "
+                                  f"Image topic (name the raw one, such as {colour.rsplit('/', 1)[0]})")  # fmt: skip
+            if not config.selects(colour) or not (config.auto or colour in config.topics):
+                raise ConfigError(f"{where}: {colour} is not bridged (list it under topics, or check include/exclude)")
 
 
 def _video(node: _Mapping) -> VideoOptions | None:

@@ -93,3 +93,28 @@ class RectifyOptions:
 
     entity_path: str | None = None
     keep_raw: bool = True
+
+
+@dataclass(frozen=True)
+class RegisterOptions:
+    """A depth topic reprojected into the colour camera of the Image topic `to` (`bridge.conversion.register`),
+    logged at `entity_path` (None: `<the depth topic's entity>/registered`) beside the raw depth."""
+
+    to: str
+    entity_path: str | None = None
+
+
+@dataclass(frozen=True)
+class PointCloudOptions:
+    """A depth topic's true-colour cloud, coloured from the Image topic `color_from` (`bridge.conversion.rgbd`).
+
+    Depth and colour frames pair by stamp: the nearest colour frame within `stamp_tolerance` seconds. At most
+    `max_points` points (evenly subsampled) and `max_rate` clouds a second (by stamp; None: every pair),
+    logged at `entity_path` (None: `<the depth topic's entity>/points`).
+    """
+
+    color_from: str
+    max_points: int = 100_000
+    max_rate: float | None = 5.0
+    stamp_tolerance: float = 0.02
+    entity_path: str | None = None

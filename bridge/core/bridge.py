@@ -30,6 +30,8 @@ from ..conversion.rectify import Calibration
 from ..conversion.video import codec_from_format, video_sample
 from ..streams import Row, VideoStream
 from ..streams.rectify import Rectifier, rect_image_plane_frame
+from ..streams.rgbd import Output
+from .geometry import Geometry
 from .routes import Route, RouteError, plan_route
 from .stats import TopicStats
 
@@ -79,6 +81,7 @@ class Bridge:
         self._calibrations: dict[str, tuple[str, Calibration]] = {}  # CameraInfo topic -> (frame, its latest)
         self._rectifiers: dict[str, Rectifier] = {}  # image topic -> its rectification stage
         self._distortion_logged: dict[str, tuple] = {}  # CameraInfo topic -> (model, D) last logged on its entity
+        self._geometry = Geometry(config, self._calibration_entry, self.warn_once)  # TF; registration, coloured clouds
 
     def route(self, topic: str, msgtype: str) -> Route | None:
         """The topic's route (cached); None when it is not bridged."""
@@ -161,7 +164,8 @@ class Bridge:
             log.warning("%s: %s", topic, problem)
 
     def close(self) -> None:
-        """Log what the video encoders still hold; call before the recording closes."""
+        """Log what the video encoders and the RGB-D stages still hold; call before the recording closes."""
+        self._log_outputs(self._geometry.flush())
         for route, stream in list(self._streams.values()):
             try:
                 self._log_rows(route, stream.flush(), [])  # the image plane: as the stream's last row logged it
@@ -173,7 +177,7 @@ class Bridge:
         return any(stats.logged for stats in self.stats.values())
 
     def summary(self) -> list[str]:
-        return [self.stats[topic].line(topic) for topic in sorted(self.stats)]
+        return [self.stats[topic].line(topic) for topic in sorted(self.stats)] + self._geometry.lines()
 
     # -- logging ------------------------------------------------------------------------------
 
@@ -186,6 +190,8 @@ class Bridge:
         header = msg if route.msgtype == COMPRESSED_VIDEO_TYPE else msg.header
         times = _times(stamp_ns(header.timestamp if header is msg else header.stamp), log_time_ns)
         frame_id = route.options.frame_id or header.frame_id
+        if route.carries_images:
+            self._log_outputs(self._geometry.image(route, msg, frame_id, times[STAMP_TIMELINE], times))
         if route.kind is TopicKind.CAMERA_INFO:
             distortion = self._note_calibration(route, frame_id, msg)  # before the Pinhole: rectify says what is wrong
             pinhole = pinhole_from_camera_info(msg, frame_id, route.options.intrinsics)
@@ -238,11 +244,16 @@ class Bridge:
     def _calibration_for(self, route: Route, frame_id: str) -> Calibration | None:
         """An image topic's calibration: its sibling `camera_info` topic's (`/ns/image_raw` with `/ns/camera_info`,
         as image_transport pairs them) when there is one, else the first CameraInfo topic's of the image's frame."""
-        sibling = route.topic.rsplit("/", 1)[0] + "/camera_info"
+        found = self._calibration_entry(route.topic, frame_id)
+        return found and found[2]
+
+    def _calibration_entry(self, topic: str, frame_id: str) -> tuple[str, str, Calibration] | None:
+        """(CameraInfo topic, its frame, its latest calibration) of an image topic, as `_calibration_for` picks it."""
+        sibling = topic.rsplit("/", 1)[0] + "/camera_info"
         with self._lock:
             if sibling in self._calibrations:
-                return self._calibrations[sibling][1]
-            return next((c for frame, c in self._calibrations.values() if frame_id and frame == frame_id), None)
+                return sibling, *self._calibrations[sibling]
+            return next(((t, f, c) for t, (f, c) in self._calibrations.items() if frame_id and f == frame_id), None)
 
     def _rectified(self, route: Route, msg: Any, frame_id: str, convert: dict) -> tuple[str, Any, Any] | None:
         """(entity, rectified image, its Pinhole) of an Image on a topic to rectify; None: the raw image only."""
@@ -292,6 +303,10 @@ class Bridge:
                 self._streams[route.topic] = (route, VideoStream(warn, route.options.video))
             return self._streams[route.topic][1]
 
+    def _log_outputs(self, outputs: list[Output]) -> None:
+        for output in outputs:
+            self.recording.log(output.entity, *output.archetypes, times=output.times)
+
     def _log_rows(self, route: Route, rows: list[Row], frame: list[rr.CoordinateFrame]) -> None:
         for row in rows:  # the codec row is static; samples sit in the image plane as images do
             self.recording.log(route.entity_path, row.archetype, *(frame if row.times else []), times=row.times)
@@ -329,6 +344,8 @@ class Bridge:
         groups = {stamp: kept for stamp, transforms in found.groups.items() if (kept := self._in_tree(route, transforms))}
         if not groups:
             raise ConversionError("TF message without a usable transform")
+        for transforms in groups.values():
+            self._geometry.tf.add(transforms, static=route.static_tf)
         if route.static_tf:
             with self._lock:
                 for transforms in groups.values():

@@ -1,0 +1,202 @@
+"""Depth registration and true-colour clouds: a synthetic RGB-D bag replayed, the .rrd read back through Rerun.
+
+A box 1 m away (0.4 x 0.3 m) in front of a checkered wall 3 m away, seen by a depth camera and by a colour
+camera 5 cm to its right (+x of the optical frames), both below a `camera_link` in /tf_static with REP 103's
+optical rotation. The colour image is ray-cast through the colour camera, so its edges are where the scene's are.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from bridge.cli import main
+from recordings import camera_info_msg, column, image_msg, read_recording, tf_msg, write_bag
+
+S = 1_000_000_000
+T0 = 1_700_000_000 * S
+PERIOD = S // 10
+DEPTH_FRAME, COLOUR_FRAME = "cam_depth_optical_frame", "cam_colour_optical_frame"
+DEPTH_K = np.array([[250.0, 0, 160.0], [0, 250.0, 120.0], [0, 0, 1]])
+COLOUR_K = np.array([[240.0, 0, 158.0], [0, 240.0, 122.0], [0, 0, 1]])
+SIZE = (320, 240)
+BASELINE = 0.05  # the colour camera sits 5 cm along +x of the depth camera's optical frame
+BOX = (-0.2, 0.2, -0.15, 0.15)  # x, y extents at z = 1 m, depth frame
+HOLE = (slice(20, 40), slice(20, 60))  # depth pixels with no reading
+OPTICAL = (-0.5, 0.5, -0.5, 0.5)  # camera_link (x forward, y left) -> optical (x right, y down, z forward)
+RED = (220, 30, 30)
+DEPTH_TOPIC, COLOUR_TOPIC = "/cam/depth/image_raw", "/cam/color/image_raw"
+
+
+def static_tf():
+    # optical +x is camera_link's -y
+    return tf_msg([("camera_link", DEPTH_FRAME, (0.0, 0.0, 0.0), OPTICAL),
+                   ("camera_link", COLOUR_FRAME, (0.0, -BASELINE, 0.0), OPTICAL)], T0)  # fmt: skip
+
+
+def depth_mm() -> np.ndarray:
+    vs, us = np.mgrid[0 : SIZE[1], 0 : SIZE[0]]
+    x, y = (us - DEPTH_K[0, 2]) / DEPTH_K[0, 0], (vs - DEPTH_K[1, 2]) / DEPTH_K[1, 1]  # at z = 1
+    on_box = (x >= BOX[0]) & (x <= BOX[1]) & (y >= BOX[2]) & (y <= BOX[3])
+    depth = np.where(on_box, 1000, 3000).astype(np.uint16)
+    depth[HOLE] = 0
+    return depth
+
+
+def wall_colour(x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """The wall's checker at depth-frame (x, y) on the plane z = 3 m: squares of 0.25 m, green and blue."""
+    dark = (np.floor(x / 0.25) + np.floor(y / 0.25)) % 2 == 0
+    return np.where(dark[..., None], np.array([40, 160, 60], np.uint8), np.array([40, 60, 200], np.uint8))
+
+
+def colour_rgb() -> np.ndarray:
+    """Ray-cast from the colour camera: the box where its ray meets it at z = 1 m, else the wall at 3 m."""
+    vs, us = np.mgrid[0 : SIZE[1], 0 : SIZE[0]]
+    dx, dy = (us - COLOUR_K[0, 2]) / COLOUR_K[0, 0], (vs - COLOUR_K[1, 2]) / COLOUR_K[1, 1]
+    bx, by = BASELINE + dx, dy  # where the ray crosses z = 1, in the depth frame
+    on_box = (bx >= BOX[0]) & (bx <= BOX[1]) & (by >= BOX[2]) & (by <= BOX[3])
+    wall = wall_colour(BASELINE + 3 * dx, 3 * dy)
+    return np.where(on_box[..., None], np.array(RED, np.uint8), wall).astype(np.uint8)
+
+
+def rgbd_bag(path: Path, frames: int = 4, with_tf: bool = True) -> Path:
+    messages = [("/tf_static", static_tf(), T0)] if with_tf else []
+    for i in range(frames):
+        ns = T0 + i * PERIOD
+        messages += [
+            ("/cam/depth/camera_info", camera_info_msg(DEPTH_K, *SIZE, ns, DEPTH_FRAME), ns),
+            ("/cam/color/camera_info", camera_info_msg(COLOUR_K, *SIZE, ns, COLOUR_FRAME), ns),
+            (DEPTH_TOPIC, image_msg(depth_mm(), "16UC1", ns, DEPTH_FRAME), ns),  # before its colour frame
+            (COLOUR_TOPIC, image_msg(colour_rgb()[..., ::-1], "bgr8", ns + S // 200, COLOUR_FRAME), ns + 1),  # 5 ms later
+        ]  # fmt: skip
+    return write_bag(path, messages)
+
+
+def replay(tmp_path: Path, bag: Path, config: str) -> Path:
+    (tmp_path / "bridge.yaml").write_text(config)
+    out = tmp_path / "out.rrd"
+    assert main(["replay", "--no-progress", str(bag), "-c", str(tmp_path / "bridge.yaml"), "-o", str(out)]) == 0
+    return out
+
+
+CONFIG = f"""
+topics:
+  {DEPTH_TOPIC}:
+    register: {{to: {COLOUR_TOPIC}}}
+    point_cloud: {{color_from: {COLOUR_TOPIC}, max_points: 20000, max_rate: 5}}
+"""
+
+
+def depth_images(table, entity: str) -> list[np.ndarray]:
+    formats, buffers = column(table, f"{entity}:DepthImage:format"), column(table, f"{entity}:DepthImage:buffer")
+    return [np.asarray(b[0], np.uint8).view(np.uint16).reshape(f[0]["height"], f[0]["width"]) for f, b in zip(formats, buffers)]
+
+
+@pytest.fixture(scope="module")
+def recording(tmp_path_factory: pytest.TempPathFactory):
+    tmp_path = tmp_path_factory.mktemp("rgbd")
+    return read_recording(replay(tmp_path, rgbd_bag(tmp_path / "bag"), CONFIG))
+
+
+def test_registered_depth_edges_lie_on_colour_edges(recording) -> None:
+    registered = depth_images(recording, DEPTH_TOPIC + "/registered")
+    assert len(registered) == 4 and registered[0].shape == (SIZE[1], SIZE[0])
+    assert len(depth_images(recording, DEPTH_TOPIC)) == 4  # the raw depth, beside it
+    assert column(recording, DEPTH_TOPIC + "/registered:CoordinateFrame:frame")[0] == [COLOUR_FRAME + "_image_plane"]
+    assert column(recording, DEPTH_TOPIC + "/registered:DepthImage:meter")[0] == [1000.0]
+    depth, red = registered[0], (colour_rgb() == RED).all(axis=2)
+    for row in range(100, 141, 10):  # rows through the box: its left and right edges
+        near, box = np.flatnonzero(depth[row] == 1000), np.flatnonzero(red[row])
+        assert abs(near[0] - box[0]) <= 1 and abs(near[-1] - box[-1]) <= 1, (row, near[[0, -1]], box[[0, -1]])
+    for col in range(120, 181, 20):  # columns: its top and bottom edges
+        near, box = np.flatnonzero(depth[:, col] == 1000), np.flatnonzero(red[:, col])
+        assert abs(near[0] - box[0]) <= 1 and abs(near[-1] - box[-1]) <= 1, (col, near[[0, -1]], box[[0, -1]])
+
+
+def test_registration_keeps_the_nearer_surface_and_leaves_holes_invalid(recording) -> None:
+    depth = depth_images(recording, DEPTH_TOPIC + "/registered")[0]
+    red = (colour_rgb() == RED).all(axis=2)
+    inner = red & np.roll(red, 2, 1) & np.roll(red, -2, 1) & np.roll(red, 2, 0) & np.roll(red, -2, 0)
+    assert (depth[inner] == 1000).all()  # wall points behind the box land there too: the box wins
+    # the wall right of the box, which the colour camera sees and the depth camera does not: invalid
+    row = int(COLOUR_K[1, 2])
+    right = COLOUR_K[0, 0] * (BOX[1] - BASELINE) + COLOUR_K[0, 2]
+    wall_seen = COLOUR_K[0, 0] * (3 * BOX[1] - BASELINE) / 3 + COLOUR_K[0, 2]
+    assert (depth[row, int(right) + 2 : int(wall_seen) - 1] == 0).all()
+    # the depth hole, where it lands in the colour image: invalid too
+    u = (np.arange(HOLE[1].start, HOLE[1].stop) - DEPTH_K[0, 2]) / DEPTH_K[0, 0] * 3 - BASELINE
+    v = (np.arange(HOLE[0].start, HOLE[0].stop) - DEPTH_K[1, 2]) / DEPTH_K[1, 1] * 3
+    cols = np.rint(COLOUR_K[0, 0] * u / 3 + COLOUR_K[0, 2]).astype(int)
+    rows = np.rint(COLOUR_K[1, 1] * v / 3 + COLOUR_K[1, 2]).astype(int)
+    assert (depth[rows[1:-1, None], cols[None, 1:-1]] == 0).all()
+    assert (depth[200:230, 200:300] == 3000).all()  # and the wall elsewhere is there
+
+
+def test_cloud_has_the_colour_images_colours_at_its_points(recording) -> None:
+    positions = column(recording, DEPTH_TOPIC + "/points:Points3D:positions")
+    colours = column(recording, DEPTH_TOPIC + "/points:Points3D:colors")
+    assert len(positions) == 2  # four pairs at 10 Hz, max_rate 5
+    assert column(recording, DEPTH_TOPIC + "/points:CoordinateFrame:frame")[0] == [DEPTH_FRAME]
+    points = np.array(positions[0], np.float64)
+    rgba = np.array(colours[0], np.uint32)
+    rgb = np.stack([(rgba >> 24) & 255, (rgba >> 16) & 255, (rgba >> 8) & 255], axis=1).astype(np.uint8)
+    assert 10_000 < len(points) <= 20_000
+    # each point has the colour of the colour image's pixel it projects onto (computed here from the baseline)
+    u = np.rint(COLOUR_K[0, 0] * (points[:, 0] - BASELINE) / points[:, 2] + COLOUR_K[0, 2]).astype(int)
+    v = np.rint(COLOUR_K[1, 1] * points[:, 1] / points[:, 2] + COLOUR_K[1, 2]).astype(int)
+    assert (rgb == colour_rgb()[v, u]).all()
+    # and so the box is red and the wall, where the colour camera sees it, has its checker
+    on_box = np.isclose(points[:, 2], 1.0)
+    assert on_box.sum() > 1000 and (rgb[on_box] == RED).all()
+    def off_lines(values: np.ndarray) -> np.ndarray:  # more than two colour pixels (at 3 m) from a checker line
+        return np.abs((values + 0.125) % 0.25 - 0.125) > 2 * 3 / COLOUR_K[0, 0]
+
+    clear = ~on_box & (np.abs(points[:, 0]) > 1.0) & off_lines(points[:, 0]) & off_lines(points[:, 1])
+    assert clear.sum() > 1000 and (rgb[clear] == wall_colour(points[clear, 0], points[clear, 1])).all()
+
+
+def test_summary_counts_what_became_of_the_frames(tmp_path: Path, capsys) -> None:
+    replay(tmp_path, rgbd_bag(tmp_path / "bag"), CONFIG)
+    err = capsys.readouterr().err
+    assert f"{DEPTH_TOPIC} (registered): 4 logged" in err
+    assert f"{DEPTH_TOPIC} (cloud): 2 logged, 2 rate-limited" in err
+
+
+def test_without_tf_only_raw_depth_and_one_warning(tmp_path: Path, caplog, capsys) -> None:
+    with caplog.at_level(logging.WARNING, logger="ros2_rerun_bridge"):
+        out = replay(tmp_path, rgbd_bag(tmp_path / "bag", with_tf=False), CONFIG)
+    warnings = [r.getMessage() for r in caplog.records if r.getMessage().startswith(DEPTH_TOPIC + ":")]
+    assert warnings == [f"{DEPTH_TOPIC}: not registered: no transform {DEPTH_FRAME} -> {COLOUR_FRAME}: frames "
+                        f"{DEPTH_FRAME!r} and {COLOUR_FRAME!r} are not connected (no common ancestor)",
+                        f"{DEPTH_TOPIC}: no cloud: no transform {DEPTH_FRAME} -> {COLOUR_FRAME}: frames "
+                        f"{DEPTH_FRAME!r} and {COLOUR_FRAME!r} are not connected (no common ancestor)"]  # fmt: skip
+    table = read_recording(out)
+    assert len(depth_images(table, DEPTH_TOPIC)) == 4
+    assert not any(name.startswith((DEPTH_TOPIC + "/registered", DEPTH_TOPIC + "/points")) for name in table.column_names)
+    err = capsys.readouterr().err
+    assert f"{DEPTH_TOPIC} (registered): 4 no transform" in err
+
+
+def test_unmatched_pairs_are_counted(tmp_path: Path, capsys) -> None:
+    config = CONFIG.replace("max_rate: 5", "max_rate: null, stamp_tolerance: 0.001")  # the colour frames are 5 ms late
+    table = read_recording(replay(tmp_path, rgbd_bag(tmp_path / "bag"), config))
+    assert not any(name.startswith(DEPTH_TOPIC + "/points") for name in table.column_names)
+    assert f"{DEPTH_TOPIC} (cloud): 4 unmatched" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("change, problem", [
+    ((f"to: {COLOUR_TOPIC}", f"to: {COLOUR_TOPIC}/compressed"),
+     f"topics.{DEPTH_TOPIC}.register.to: {COLOUR_TOPIC}/compressed is an image_transport compressed topic"),
+    (("topics:", f"topics:\n  {COLOUR_TOPIC}: {{kind: depth}}"),
+     f"topics.{DEPTH_TOPIC}.register.to: {COLOUR_TOPIC} is configured as kind depth, not an Image topic"),
+    (("topics:", "exclude: ['/cam/color/.*']\ntopics:"),
+     f"topics.{DEPTH_TOPIC}.register.to: {COLOUR_TOPIC} is not bridged"),
+])  # fmt: skip
+def test_check_config_refuses_a_colour_topic_that_is_not_a_bridged_image(change, problem, tmp_path: Path, caplog) -> None:
+    (tmp_path / "bridge.yaml").write_text(CONFIG.replace(*change, 1))
+    assert main(["check-config", str(tmp_path / "bridge.yaml")]) == 2
+    assert problem in caplog.text

@@ -30,6 +30,9 @@ junk, huge numbers, deep nesting, alias bombs): never another exception, in boun
       /camera/fisheye/image_raw:
         rectify: true             # also logged rectified (its CameraInfo's K, D, R, P) at /camera/fisheye/image_raw/rect
         # rectify: {entity_path: /camera/fisheye/image_rect, keep_raw: false}
+      /camera/depth/image_raw:
+        register: {to: /camera/color/image_raw}   # reprojected into the colour camera, at .../registered
+        point_cloud: {color_from: /camera/color/image_raw, max_points: 100000, max_rate: 5}   # at .../points
 """
 
 from __future__ import annotations

@@ -200,3 +200,51 @@ def test_check_config_refuses_a_colour_topic_that_is_not_a_bridged_image(change,
     (tmp_path / "bridge.yaml").write_text(CONFIG.replace(*change, 1))
     assert main(["check-config", str(tmp_path / "bridge.yaml")]) == 2
     assert problem in caplog.text
+
+
+def test_a_colour_topic_that_brings_compressed_images_is_said_once(tmp_path: Path, caplog) -> None:
+    """A colour topic whose name does not say it is compressed: found out when its messages come."""
+    from bridge.config import SinksConfig, parse_config
+    from bridge.core import Bridge
+    from bridge.sinks import Recording
+    from recordings import compressed_msg
+
+    config = parse_config({"topics": {DEPTH_TOPIC: {"register": "/cam/color/jpeg"}}}).with_sinks(SinksConfig(file=tmp_path / "c.rrd"))
+    bridge = Bridge(config, Recording(config.recording))
+    with caplog.at_level(logging.WARNING, logger="ros2_rerun_bridge"):
+        for i in range(3):
+            route = bridge.route("/cam/color/jpeg", "sensor_msgs/msg/CompressedImage")
+            bridge.handle(route, compressed_msg(b"\xff\xd8 not quite a jpeg", "jpeg", i, COLOUR_FRAME), i)
+            bridge.handle(bridge.route(DEPTH_TOPIC, "sensor_msgs/msg/Image"), image_msg(depth_mm(), "16UC1", i, DEPTH_FRAME), i)
+    bridge.close()
+    bridge.recording.close(keep_file=True)
+    said = [r.getMessage() for r in caplog.records if "is a sensor_msgs/msg/CompressedImage topic" in r.getMessage()]
+    assert said == [f"{DEPTH_TOPIC}: not registered, no cloud: /cam/color/jpeg is a sensor_msgs/msg/CompressedImage topic, "
+                    "not an Image"]  # fmt: skip
+    assert bridge.stats[DEPTH_TOPIC].logged == 3  # the raw depth all the same
+
+
+@pytest.mark.parametrize("encoding, pixels, expected", [
+    ("rgb8", [[[1, 2, 3]]], [1, 2, 3]),
+    ("bgr8", [[[1, 2, 3]]], [3, 2, 1]),
+    ("rgba8", [[[1, 2, 3, 4]]], [1, 2, 3]),
+    ("bgra8", [[[1, 2, 3, 4]]], [3, 2, 1]),
+    ("mono8", [[7]], [7, 7, 7]),
+    ("mono16", [[0x1234]], [0x12, 0x12, 0x12]),
+    ("rgb16", [[[0x0100, 0x0200, 0xFF00]]], [1, 2, 255]),
+])  # fmt: skip
+def test_colour_pixels_of_each_encoding(encoding: str, pixels, expected) -> None:
+    from bridge.conversion.rgbd import rgb_pixels
+
+    dtype = np.uint16 if "16" in encoding else np.uint8
+    assert rgb_pixels(image_msg(np.array(pixels, dtype), encoding)).tolist() == [[expected]]
+
+
+@pytest.mark.parametrize("encoding", ["32FC1", "bayer_rggb8", "yuv422", "8UC2"])
+def test_colour_pixels_refuse_what_cannot_colour_a_cloud(encoding: str) -> None:
+    from bridge.conversion import ConversionError
+    from bridge.conversion.rgbd import rgb_pixels
+
+    pixels = {"32FC1": np.zeros((2, 2), np.float32), "8UC2": np.zeros((2, 2, 2), np.uint8)}.get(encoding, np.zeros((2, 4), np.uint8))
+    with pytest.raises(ConversionError, match="cannot colour a cloud"):
+        rgb_pixels(image_msg(pixels, encoding, 0), 1000)

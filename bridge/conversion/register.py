@@ -26,16 +26,13 @@ def register_depth(depth: np.ndarray, depth_matrix: np.ndarray, colour_matrix: n
     meter = default_meter(depth) if meter is None else meter
     seen = project(back_project(depth, depth_matrix, meter), colour_from_depth, colour_matrix, colour_size)
     out_width, out_height = colour_size
-    index = seen.v * out_width + seen.u
-    order = np.argsort(seen.z, kind="stable")  # nearest first: np.unique keeps each pixel's first, the nearest surface
-    pixels, first = np.unique(index[order], return_index=True)
-    nearest = seen.z[order][first]
+    nearest = np.full(out_height * out_width, np.inf, seen.z.dtype)
+    np.minimum.at(nearest, seen.v * out_width + seen.u, seen.z)  # the z-buffer: each pixel's nearest surface
+    hit = np.isfinite(nearest)
 
     if depth.dtype.kind == "f":
-        registered = np.full(out_height * out_width, np.nan, depth.dtype)
-        registered[pixels] = nearest * meter
+        registered = np.where(hit, nearest * meter, np.nan).astype(depth.dtype)
     else:
-        registered = np.zeros(out_height * out_width, depth.dtype)
         limit = np.iinfo(depth.dtype).max
-        registered[pixels] = np.clip(np.rint(nearest * meter), 0, limit)
+        registered = np.where(hit, np.clip(np.rint(nearest * meter), 0, limit), 0).astype(depth.dtype)
     return registered.reshape(out_height, out_width)

@@ -11,6 +11,7 @@ milliseconds of `register_depth` (every valid pixel back-projected, moved, proje
 from __future__ import annotations
 
 import argparse
+import functools
 import os
 
 import numpy as np
@@ -33,12 +34,12 @@ def main() -> None:
         depth = rng.integers(500, 5000, (height, width), dtype=np.uint16)
         colours = rng.integers(0, 256, (height, width, 3), dtype=np.uint8)
         cases = {
-            "register_depth": lambda: register_depth(depth, matrix, matrix, (width, height), colour_from_depth),
-            "coloured_cloud 100k": lambda: coloured_cloud(depth, matrix, 1000.0, colours, matrix, colour_from_depth, 100_000),
-            "coloured_cloud all": lambda: coloured_cloud(depth, matrix, 1000.0, colours, matrix, colour_from_depth),
+            "register_depth": (register_depth, (depth, matrix, matrix, (width, height), colour_from_depth)),
+            "coloured_cloud 100k": (coloured_cloud, (depth, matrix, 1000.0, colours, matrix, colour_from_depth, 100_000)),
+            "coloured_cloud all": (coloured_cloud, (depth, matrix, 1000.0, colours, matrix, colour_from_depth)),
         }
-        for name, function in cases.items():
-            best, median = timed(function, args.repeats)
+        for name, (function, arguments) in cases.items():
+            best, median = timed(functools.partial(function, *arguments), args.repeats)
             print(f"{width}x{height} {name:20} min {best:6.1f} ms  median {median:6.1f} ms")
 
 

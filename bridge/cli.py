@@ -377,7 +377,7 @@ def _run_check_config(args: argparse.Namespace) -> int:
 
 def _run_demo(args: argparse.Namespace) -> int:
     from .config import BridgeConfig, SinksConfig
-    from .demo import write_demo_bag
+    from .demo import demo_topics, write_demo_bag
     from .replay import replay
 
     try:
@@ -385,7 +385,7 @@ def _run_demo(args: argparse.Namespace) -> int:
     except (FileExistsError, ValueError) as err:  # an existing non-bag folder, or no frames
         log.error("%s", err)
         return EXIT_USAGE
-    config = _with_compression(args, BridgeConfig().with_sinks(SinksConfig(file=args.output)))
+    config = _with_compression(args, BridgeConfig(topics=demo_topics()).with_sinks(SinksConfig(file=args.output)))
     config = replace(config, recording=replace(config.recording, application_id="ros2_rerun_bridge_demo"))
     with _Session(config, args.verbosity, last=True) as session:
         errors = replay([bag], session.bridge)

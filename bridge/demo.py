@@ -12,13 +12,16 @@ from __future__ import annotations
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator, Protocol, Sequence
+from typing import TYPE_CHECKING, Iterator, Protocol, Sequence
 
 import cv2
 import numpy as np
 from rosbags.interfaces import Qos, QosDurability, QosHistory, QosLiveliness, QosReliability, QosTime
 from rosbags.rosbag2 import StoragePlugin, Writer
 from rosbags.typesys import Stores, get_typestore
+
+if TYPE_CHECKING:
+    from .config import TopicConfig
 
 TYPESTORE = get_typestore(Stores.ROS2_HUMBLE)
 T = TYPESTORE.types
@@ -314,6 +317,16 @@ def demo_messages(frames: int, width: int, height: int) -> Iterator[tuple[str, o
         yield "/camera/color/camera_info", _camera_info(ns, k, width, height, OPTICAL_FRAME), ns
         yield DEPTH_TOPIC, _image(ns, depth_mm, "16UC1", DEPTH_FRAME), ns
         yield "/camera/depth/camera_info", _camera_info(ns, k, width, height, DEPTH_FRAME), ns
+
+
+def demo_topics() -> dict[str, TopicConfig]:
+    """How the demo command bridges the bag: everything by default, and the depth also registered into the colour
+    camera and made into a cloud in the colour camera's colours (a few clouds a second, to keep the file small)."""
+    from .config import TopicConfig
+    from .conversion.options import PointCloudOptions, RegisterOptions
+
+    return {DEPTH_TOPIC: TopicConfig(register=RegisterOptions(COLOR_TOPIC),
+                                     point_cloud=PointCloudOptions(COLOR_TOPIC, max_points=10_000, max_rate=5.0))}  # fmt: skip
 
 
 def write_demo_bag(path: Path, frames: int = 60, width: int = 640, height: int = 480) -> Path:

@@ -195,3 +195,26 @@ def test_demo_command_writes_a_recording_with_every_archetype(tmp_path: Path) ->
     # One static row per transform (the viewer resolves one per row): colour, then depth.
     assert last_chunk_rows(rrd, "/tf_static") == 2
     assert column(table, "/tf_static:Transform3D:child_frame")[-1] == [demo.DEPTH_FRAME]
+
+
+def test_demo_registers_its_depth_and_colours_a_cloud(tmp_path: Path) -> None:
+    """Its depth camera is at the colour camera's place with the same intrinsics: registration changes no pixel,
+    and each point has the colour of the pixel it came from. The first depth frame comes before any CameraInfo
+    (the bag has each frame's image before its CameraInfo, as drivers publish them) and gets neither."""
+    rrd = tmp_path / "demo.rrd"
+    assert main(["demo", "-o", str(rrd), "--bag", str(tmp_path / "bag"), "--frames", str(FRAMES)]) == 0
+    table = read_recording(rrd)
+    raw = [bytes(cell[0]) for cell in column(table, f"{demo.DEPTH_TOPIC}:DepthImage:buffer")]
+    registered = [bytes(cell[0]) for cell in column(table, f"{demo.DEPTH_TOPIC}/registered:DepthImage:buffer")]
+    assert registered == raw[1:] and len(raw) == FRAMES
+    assert column(table, f"{demo.DEPTH_TOPIC}/registered:CoordinateFrame:frame")[0] == [demo.OPTICAL_FRAME + "_image_plane"]
+    clouds = column(table, f"{demo.DEPTH_TOPIC}/points:Points3D:positions")
+    assert len(clouds) == 2  # 8 frames at 15 Hz, 5 clouds a second: frames 0 (no CameraInfo yet), 3 and 6
+    points = np.array(clouds[0], np.float64)
+    rgba = np.array(column(table, f"{demo.DEPTH_TOPIC}/points:Points3D:colors")[0], np.uint32)
+    rgb = np.stack([(rgba >> 24) & 255, (rgba >> 16) & 255, (rgba >> 8) & 255], axis=1)
+    k = demo.intrinsics(640, 480)
+    u = np.rint(k[0, 0] * points[:, 0] / points[:, 2] + k[0, 2]).astype(int)
+    v = np.rint(k[1, 1] * points[:, 1] / points[:, 2] + k[1, 2]).astype(int)
+    colour = np.asarray(column(table, f"{demo.COLOR_TOPIC}:Image:buffer")[3][0], np.uint8).reshape(480, 640, 3)
+    assert 5_000 < len(points) <= 10_000 and (rgb == colour[v, u]).all()

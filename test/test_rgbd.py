@@ -8,7 +8,6 @@ optical rotation. The colour image is ray-cast through the colour camera, so its
 from __future__ import annotations
 
 import logging
-import math
 from pathlib import Path
 
 import numpy as np

@@ -137,13 +137,18 @@ def convert_image(
     if as_depth:
         if encoding.layout is not Layout.INTERLEAVED or encoding.channels != 1:
             raise ConversionError(f"encoding {msg.encoding!r} cannot be shown as depth (needs one channel)")
-        pixels = _interleaved_pixels(msg, encoding)
-        if depth_compression is DepthCompression.PNG and pixels.dtype == np.uint16:
-            from .opencv import encode_png  # cv2 is imported on first use
-
-            return archetypes.encoded_depth_image(encode_png(pixels), "image/png", **depth.depth_image_args(False))
-        return archetypes.depth_image(pixels, **depth.depth_image_args(encoding.is_float))
+        return depth_archetype(_interleaved_pixels(msg, encoding), depth, depth_compression)
     return _color_image(msg, encoding)
+
+
+def depth_archetype(pixels: np.ndarray, depth: DepthOptions = DepthOptions(),
+                    depth_compression: DepthCompression | None = None) -> Any:  # fmt: skip
+    """A DepthImage of (height, width) `pixels`, or with `depth_compression` PNG and 16-bit pixels a lossless PNG."""
+    if depth_compression is DepthCompression.PNG and pixels.dtype == np.uint16:
+        from .opencv import encode_png  # cv2 is imported on first use
+
+        return archetypes.encoded_depth_image(encode_png(pixels), "image/png", **depth.depth_image_args(False))
+    return archetypes.depth_image(pixels, **depth.depth_image_args(pixels.dtype.kind == "f"))
 
 
 @dataclass(frozen=True)

@@ -27,10 +27,12 @@ class Geometry:
         self._calibration = calibration
         self._warn = warn
         self._stages: dict[str, RgbdStage] = {}  # depth topic -> its stage
-        for topic, options in config.topics.items():
+        for topic in config.topics:
+            options = config.topic(topic)  # with the config-wide depth_compression
             if options.register or options.point_cloud:
                 self._stages[topic] = RgbdStage(topic, options.register, options.point_cloud, options.depth, self.tf,
-                                                self.camera, lambda problem, t=topic: warn(t, problem), options.max_pixels)  # fmt: skip
+                                                self.camera, lambda problem, t=topic: warn(t, problem), options.max_pixels,
+                                                options.depth_compression)  # fmt: skip
         self._by_colour: dict[str, list[RgbdStage]] = {}  # colour topic -> the stages it feeds
         for stage in self._stages.values():
             for colour in stage.colour_topics:

@@ -23,11 +23,11 @@ from typing import Any, Callable, Mapping, NamedTuple
 import numpy as np
 import rerun as rr
 
-from ..conversion import archetypes
 from ..conversion.camera_info import image_plane_frame
 from ..conversion.depth_geometry import default_meter
 from ..conversion.errors import ConversionError
-from ..conversion.options import DEFAULT_MAX_PIXELS, DepthOptions, PointCloudOptions, RegisterOptions
+from ..conversion.image import depth_archetype
+from ..conversion.options import DEFAULT_MAX_PIXELS, DepthCompression, DepthOptions, PointCloudOptions, RegisterOptions
 from ..conversion.register import register_depth
 from ..conversion.rgbd import coloured_cloud, depth_pixels, rgb_pixels
 from .tf_buffer import TfBuffer, TfError
@@ -81,10 +81,10 @@ class RgbdStage:
 
     def __init__(self, topic: str, register: RegisterOptions | None, cloud: PointCloudOptions | None,
                  depth: DepthOptions, tf: TfBuffer, camera: CameraLookup, warn: Callable[[str], None],
-                 max_pixels: int | None = None):  # fmt: skip
+                 max_pixels: int | None = None, depth_compression: DepthCompression | None = None):  # fmt: skip
         self.topic = topic
         self.register, self.cloud = register, cloud
-        self._depth_options = depth
+        self._depth_options, self._depth_compression = depth, depth_compression
         self._tf, self._camera, self._warn = tf, camera, warn
         self._max_pixels = max_pixels or DEFAULT_MAX_PIXELS
         self._colour_frames: dict[str, str] = {}  # colour topic -> frame_id of its latest image
@@ -179,7 +179,7 @@ class RgbdStage:
         assert self.register is not None
         camera, colour, colour_from_depth, pixels = self._geometry(depth, self.register.to, self._colour_frames.get(self.register.to, ""))
         registered = register_depth(pixels, camera.matrix, colour.matrix, colour.size, colour_from_depth, self._meter(pixels))
-        image = archetypes.depth_image(registered, **self._depth_options.depth_image_args(pixels.dtype.kind == "f"))
+        image = depth_archetype(registered, self._depth_options, self._depth_compression)
         entity = self.register.entity_path or depth.entity.rstrip("/") + "/registered"
         return Output(entity, (image, rr.CoordinateFrame(image_plane_frame(colour.frame))), depth.times)
 

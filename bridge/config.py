@@ -555,9 +555,7 @@ def _topic(value: Any, path: str) -> TopicConfig:
                "max_rate", "frame_id", "qos", "queue_size", "max_pixels", "video", "depth_compression", "rectify",
                "register", "point_cloud"}  # fmt: skip
     node = _Mapping(value if value is not None else {}, path, allowed)
-    entity_path = node.typed("entity_path", str, None)
-    if entity_path is not None and not entity_path.strip("/"):
-        raise ConfigError(f"{node.key('entity_path')}: must name an entity, got {_shown(entity_path)}")
+    entity_path = _entity_path(node)
     colormap = node.typed("colormap", str, None)
     if colormap is not None and colormap.lower() not in COLORMAPS:
         raise ConfigError(f"{node.key('colormap')}: {_shown(colormap)} is not one of: {', '.join(COLORMAPS)}")
@@ -592,10 +590,7 @@ def _rectify(node: _Mapping) -> RectifyOptions | None:
     if value is True:
         return RectifyOptions()
     rectify = _Mapping(value, node.key("rectify"), {"entity_path", "keep_raw"})
-    entity_path = rectify.typed("entity_path", str, None)
-    if entity_path is not None and not entity_path.strip("/"):
-        raise ConfigError(f"{rectify.key('entity_path')}: must name an entity, got {_shown(entity_path)}")
-    return RectifyOptions(entity_path=entity_path, keep_raw=rectify.typed("keep_raw", bool, True))
+    return RectifyOptions(entity_path=_entity_path(rectify), keep_raw=rectify.typed("keep_raw", bool, True))
 
 
 def _register(node: _Mapping) -> RegisterOptions | None:

@@ -27,6 +27,7 @@ COLOR, DEPTH = "/camera/color/image_raw", "/camera/depth/image_rect_raw"
 COMPRESSED = "/camera/color/image_raw/compressed"
 COLOR_INFO, DEPTH_INFO = "/camera/color/camera_info", "/camera/depth/camera_info"
 TF, TF_STATIC = "/tf", "/tf_static"
+LATCHED = "latched /tf_static"
 COLOR_FRAME, DEPTH_FRAME = "camera_color_optical_frame", "camera_depth_optical_frame"
 DEPTH_SHAPE = (480, 640)
 DEPTH_BINNING = 2  # the depth camera's calibration is at twice the published resolution
@@ -90,6 +91,7 @@ def main() -> int:
     latched = QoSProfile(depth=1, reliability=ReliabilityPolicy.RELIABLE, durability=DurabilityPolicy.TRANSIENT_LOCAL)
     static = node.create_publisher(TFMessage, TF_STATIC, latched)
     static.publish(tf_message(TFMessage, STATIC_TRANSFORMS, time.time_ns()))
+    print(LATCHED, file=sys.stderr, flush=True)  # what a test waits for before it starts a late subscriber
     publishers = {
         COLOR: node.create_publisher(Image, COLOR, 10),  # rclpy's default: reliable, keep last 10
         DEPTH: node.create_publisher(Image, DEPTH, 10),

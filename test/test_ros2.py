@@ -27,11 +27,11 @@ import cv2
 import numpy as np
 import pyarrow as pa
 import pytest
-from cli_process import REPO, running_bridge, running_module
+from cli_process import REPO, read_until, running_bridge, running_module
 from recordings import column, last_chunk_rows, read_recording, rows
 from rerun.chunk import RrdReader
 from ros2_camera import (
-    COLOR, COLOR_FRAME, COLOR_INFO, COMPRESSED, DEPTH, DEPTH_INFO, DEPTH_SHAPE, STATIC_TRANSFORMS, TF, TF_STATIC,
+    COLOR, COLOR_FRAME, COLOR_INFO, COMPRESSED, DEPTH, DEPTH_INFO, DEPTH_SHAPE, LATCHED, STATIC_TRANSFORMS, TF, TF_STATIC,
     color_for, depth_for, focal_length_for, jpeg_for, translation_for,
 )  # fmt: skip
 
@@ -205,7 +205,7 @@ def test_node_records_every_frame_it_receives_exactly(tmp_path: Path, ros_env: d
     # The camera latches /tf_static first, before the node exists; then it waits for the node's subscriptions.
     with camera(sys.executable, ros_env, "--seconds", 3, *[a for j in jpegs for a in ("--jpeg", j)],
                 *[a for t in STREAMED for a in ("--expect", t)]) as publisher:  # fmt: skip
-        time.sleep(1.0)
+        read_until(publisher, LATCHED)
         with bridge_node(f"config:={config}", f"output:={output}", "recording_id:=42", "application_id:=007") as node:
             stamps = sent_stamps(publisher)
             time.sleep(0.5)
@@ -247,9 +247,9 @@ def test_node_reports_configured_topics_nobody_publishes(tmp_path: Path, ros_env
     config.write_text("auto: false\ntopics:\n  /nobody/image_raw: {kind: image}\n")
     output = tmp_path / "out.rrd"
     with bridge_node(f"config:={config}", f"output:={output}") as node:
-        time.sleep(9.0)  # start-up, and the five seconds the node gives a topic
+        log = read_until(node, "/nobody/image_raw: no publisher")  # after start-up and the five seconds it gives a topic
         node.send_signal(signal.SIGINT)
-        _, log = node.communicate(timeout=60)
+        log += node.communicate(timeout=60)[1]
     assert node.returncode == 0, log
     assert "/nobody/image_raw: no publisher" in log
     assert "nothing was recorded: no file written" in log and not output.exists()
@@ -280,7 +280,7 @@ def test_live_records_an_rclpy_camera_on_fast_dds(tmp_path: Path, ros_env: dict,
     # first heartbeat came, up to 3 s after matching: the camera stays that long after its last frame.
     with camera(ROS_PYTHONS[distro], ros_env, "--seconds", 3, "--linger", 4, *[a for j in jpegs for a in ("--jpeg", j)],
                 *[a for t in STREAMED for a in ("--expect", t)]) as publisher:  # fmt: skip
-        time.sleep(1.0)
+        read_until(publisher, LATCHED)
         with running_bridge("live", "-c", config, "-o", output) as bridge:
             stamps = sent_stamps(publisher)
             time.sleep(0.5)

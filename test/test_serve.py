@@ -3,12 +3,10 @@
 from __future__ import annotations
 
 import signal
-import subprocess
-import time
 import urllib.request
 
 import numpy as np
-from cli_process import running_bridge
+from cli_process import read_until, running_bridge
 from ports import free_port, listening
 from recordings import image_msg, read_recording, write_bag
 
@@ -21,7 +19,7 @@ def test_serve_keeps_serving_until_ctrl_c_and_the_file_is_complete(tmp_path):
     rrd, grpc_port, web_port = tmp_path / "out.rrd", free_port(), free_port()
     serve = ("--serve", "--grpc-port", grpc_port, "--web-port", web_port, "--bind", "127.0.0.1")
     with running_bridge("replay", bag, "-o", rrd, *serve) as process:
-        assert "still serving" in _read_until(process, "still serving")
+        read_until(process, "still serving")
         with urllib.request.urlopen(f"http://127.0.0.1:{web_port}/", timeout=10) as page:
             assert page.status == 200  # the web viewer
         assert listening(grpc_port)  # the gRPC server viewers connect to
@@ -32,12 +30,3 @@ def test_serve_keeps_serving_until_ctrl_c_and_the_file_is_complete(tmp_path):
     buffers = read_recording(rrd).column("/cam:Image:buffer").to_pylist()
     assert [bytes(cell[0]) for cell in buffers] == [f.tobytes() for f in frames]
 
-
-def _read_until(process: subprocess.Popen, text: str, timeout: float = 60.0) -> str:
-    """stderr up to and including the line that holds `text`."""
-    seen = ""
-    deadline = time.monotonic() + timeout
-    while text not in seen:
-        assert time.monotonic() < deadline and process.poll() is None, seen
-        seen += process.stderr.readline()
-    return seen

@@ -33,7 +33,7 @@ from bridge.core import Bridge
 from bridge.sinks import Recording
 
 from . import messages as m
-from .dds_load import camera_topics
+from .dds_load import COLOUR_SIZE, DEPTH_SIZE, camera_topics
 from .measure import BenchError, Measurement, run_measured
 
 PERIOD_NS = 33_333_333
@@ -169,15 +169,18 @@ class DdsLoad:
         return max(p99s) if p99s else None
 
 
-def run_dds_load(cameras: int, seconds: float, out_dir: Path, receive_buffer: int | None = None) -> DdsLoad:
-    """The bridge under `cameras` RGB-D cameras' load for `seconds`; `receive_buffer` as in `cyclonedds_xml`."""
+def run_dds_load(cameras: int, seconds: float, out_dir: Path, receive_buffer: int | None = None,
+                 colour: tuple[int, int] = COLOUR_SIZE, depth: tuple[int, int] = DEPTH_SIZE) -> DdsLoad:
+    """The bridge under `cameras` RGB-D cameras' load for `seconds`; `receive_buffer` as in `cyclonedds_xml`;
+    (width, height) of the `colour` and `depth` frames."""
     out_dir.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=out_dir) as tmp:
         env = dds_env(Path(tmp), receive_buffer)
         config = write_live_config(Path(tmp) / "live.yaml", cameras)
         bridge_cmd = [sys.executable, "-m", "bridge", "live", "-c", config, "-o", Path(tmp) / "live.rrd",
                       "--duration", str(seconds + BRIDGE_MARGIN_S)]  # fmt: skip
-        load_cmd = [sys.executable, "-m", "bench.dds_load", "--cameras", str(cameras), "--seconds", str(seconds)]
+        load_cmd = [sys.executable, "-m", "bench.dds_load", "--cameras", str(cameras), "--seconds", str(seconds),
+                    "--colour", "x".join(map(str, colour)), "--depth", "x".join(map(str, depth))]  # fmt: skip
         bridge, publisher = run_beside(bridge_cmd, load_cmd, env)
     if not publisher.ok:
         raise BenchError(f"the DDS load generator failed: {publisher.failure()}")
@@ -225,7 +228,7 @@ def dds_env(tmp: Path, receive_buffer: int | None) -> dict[str, str]:
 
 
 def write_live_config(path: Path, cameras: int) -> Path:
-    kinds = {"rgb8": "image", "16UC1": "depth"}
+    kinds = {"rgb8": "image", "16UC1": "depth", "camera_info": "camera_info"}
     topics = {topic: {"kind": kinds[encoding]} for topic, encoding in camera_topics(cameras).items()}
     path.write_text(yaml.safe_dump({"auto": False, "topics": topics}))
     return path

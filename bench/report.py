@@ -60,8 +60,9 @@ With `--docs` it writes this file and `docs/benchmarks.png` (the plot needs matp
   stream costs once the file sink has to keep up; "with CDR" times `handle_cdr`, which also
   deserializes, as the DDS transport does.
 - **DDS load** (`bench/dds_load.py`): `ros2-rerun-bridge live` against N cameras (1920x1080 rgb8 +
-  848x480 16UC1, 30 Hz each, best effort) in another process, Cyclone DDS on loopback only with a
-  random ROS_DOMAIN_ID, each frame stamped when sent so that latency is end to end (sent to logged).
+  848x480 16UC1 and a CameraInfo for each, 30 Hz, best effort) in another process, Cyclone DDS on
+  loopback only with a random ROS_DOMAIN_ID. Frames are serialized once and re-stamped when sent, so
+  that the publisher keeps its rate and latency is end to end (sent to logged).
   Run with the field notes' configuration as is, then with Cyclone's socket receive buffer raised
   to `net.core.rmem_max`, then with that buffer and one camera fewer down to one (what the machine
   sustains). "Lost" frames were sent but never received (best effort over UDP); "dropped" ones were

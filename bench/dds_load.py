@@ -115,8 +115,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--cameras", type=int, default=2)
     parser.add_argument("--seconds", type=float, default=10.0)
-    parser.add_argument("--colour", type=size, default=COLOUR_SIZE, metavar="WxH", help="rgb8 frame size (%(default)s)")
-    parser.add_argument("--depth", type=size, default=DEPTH_SIZE, metavar="WxH", help="16UC1 frame size (%(default)s)")
+    parser.add_argument("--colour", type=size, default=COLOUR_SIZE, metavar="WxH", help="rgb8 frame size (%dx%d)" % COLOUR_SIZE)
+    parser.add_argument("--depth", type=size, default=DEPTH_SIZE, metavar="WxH", help="16UC1 frame size (%dx%d)" % DEPTH_SIZE)
     args = parser.parse_args(argv)
 
     participant = DomainParticipant(domain_id_from_env())

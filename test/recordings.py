@@ -34,7 +34,8 @@ def read_recording(path: str | Path, index: str = "ros2_timestamp", entities: st
 
 
 def rows(path: str | Path, name: str, index: str = "ros2_timestamp") -> Iterator[tuple[int, pa.ListScalar]]:
-    """(time on `index` in ns, cell) of each row that holds column `ENTITY:Archetype:field`, in file order.
+    """(time on `index` in ns, cell) of each temporal row (static ones have no time) that holds column
+    `ENTITY:Archetype:field`, in file order.
 
     One chunk of the file in memory at a time: for recordings of many large frames, checked frame by frame.
     """

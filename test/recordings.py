@@ -10,6 +10,7 @@ from typing import Iterable, Iterator, Sequence
 
 import numpy as np
 import pyarrow as pa
+import rerun as rr
 from rerun.chunk import RrdReader
 from rosbags.rosbag2 import StoragePlugin, Writer
 from rosbags.typesys import Stores, get_typestore
@@ -18,19 +19,21 @@ TYPESTORE = get_typestore(Stores.ROS2_HUMBLE)
 T = TYPESTORE.types
 
 
-def read_recording(path: str | Path, index: str = "ros2_timestamp", entities: str | Sequence[str] | None = None) -> pa.Table:
-    """Every row of the recording on timeline `index`, as Rerun's dataframe reader shows them; of `entities`
-    (entity path expressions) only, when given.
+def read_recording(path: str | Path, index: str = "ros2_timestamp") -> pa.Table:
+    """Every row of the recording on timeline `index`, via a Rerun server and its catalog reader."""
+    with rr.server.Server(datasets={"d": [str(path)]}) as server:
+        dataset = server.client().get_dataset("d")
+        return dataset.reader(index=index).to_arrow_table()
 
-    rerun-sdk's chunk reader gives the same rows as a catalog server's `dataset.reader` without one: read
-    through an in-process `rr.server.Server`, a 250 MB recording cost the test process 1.1 GB, which
-    rerun-sdk's allocator then kept. The entity filter applies while the file streams, so the entities a
-    test leaves out are never held.
+
+def read_entities(path: str | Path, entities: str | Sequence[str], index: str = "ros2_timestamp") -> pa.Table:
+    """The rows `read_recording` gives, of `entities` (entity path expressions) only, for large recordings.
+
+    Read with rerun-sdk's chunk reader, which filters while the file streams, so that the entities left out
+    are never held: a server holds the whole recording (a 250 MB one cost the test process 1.1 GB, which
+    rerun-sdk's allocator then kept). test_recordings checks that both give the same rows.
     """
-    chunks = RrdReader(path).stream()
-    if entities is not None:
-        chunks = chunks.filter(content=entities)
-    return chunks.collect().reader(index=index).to_arrow_table()
+    return RrdReader(path).stream().filter(content=entities).collect().reader(index=index).to_arrow_table()
 
 
 def rows(path: str | Path, name: str, index: str = "ros2_timestamp") -> Iterator[tuple[int, pa.ListScalar]]:

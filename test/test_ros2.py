@@ -28,7 +28,7 @@ import numpy as np
 import pyarrow as pa
 import pytest
 from cli_process import REPO, read_until, running_bridge, running_module
-from recordings import column, last_chunk_rows, read_recording, rows
+from recordings import column, last_chunk_rows, read_entities, rows
 from rerun.chunk import RrdReader
 from ros2_camera import (
     COLOR, COLOR_FRAME, COLOR_INFO, COMPRESSED, DEPTH, DEPTH_INFO, DEPTH_SHAPE, LATCHED, STATIC_TRANSFORMS, TF, TF_STATIC,
@@ -183,7 +183,7 @@ def assert_complete_and_exact(output: Path, log: str, stamps: list[int], jpeg_pa
         assert logged == counts[name.split(":")[0]]["logged"], name
     frames = {tuple(cell.as_py()) for _, cell in rows(output, f"{COLOR}:CoordinateFrame:frame")}
     assert frames == {(COLOR_FRAME + "_image_plane",)}
-    table = read_recording(output, entities=[DEPTH_INFO, TF_STATIC])
+    table = read_entities(output, [DEPTH_INFO, TF_STATIC])
     assert column(table, f"{DEPTH_INFO}:Pinhole:resolution")[0] == [[float(DEPTH_SHAPE[1]), float(DEPTH_SHAPE[0])]]
     assert last_chunk_rows(output, TF_STATIC) == len(STATIC_TRANSFORMS)  # one static row per transform
     assert column(table, f"{TF_STATIC}:Transform3D:child_frame")[-1][0] in {child for _, child, _, _ in STATIC_TRANSFORMS}

@@ -144,6 +144,22 @@ def color_for(stamp_ns: int) -> np.ndarray:
     return np.random.default_rng(stamp_ns).integers(0, 256, (HEIGHT, WIDTH, 3), np.uint8)
 
 
+def smooth_color_for(stamp_ns: int) -> np.ndarray:
+    """A gradient scrolling with the stamp (in ms) and a bright square crossing it: a scene video codecs keep
+    close to the source, unlike `color_for`'s noise. No sharp colour edge falls inside a 2x2 block, which
+    4:2:0 chroma (one colour per 2x2 pixels) would blur whatever the codec."""
+    shift = stamp_ns // 10**6
+    y, x = np.mgrid[:HEIGHT, :WIDTH]
+    red = np.abs((x + shift) % (2 * WIDTH) - WIDTH) * 255 // WIDTH  # a triangle wave: no jump where it wraps
+    rgb = np.stack([red, y * 255 // HEIGHT, np.full_like(x, 128)], -1).astype(np.uint8)
+    left = shift // 2 * 2 % (WIDTH - 40)
+    rgb[100:140, left : left + 40] = 255
+    return rgb
+
+
+SCENES = {"noise": color_for, "smooth": smooth_color_for}  # what the raw colour topic shows
+
+
 def depth_for(stamp_ns: int) -> np.ndarray:
     return np.random.default_rng(stamp_ns + 1).integers(0, 10_000, (HEIGHT, WIDTH), np.uint16)
 
@@ -160,10 +176,10 @@ def translation_for(stamp_ns: int) -> tuple[float, float, float]:
     return (stamp_ns % 1_000_000 / 1e6, 0.0, 1.0)
 
 
-def messages_for(stamp_ns: int) -> dict[str, object]:
+def messages_for(stamp_ns: int, scene: str = "noise") -> dict[str, object]:
     f = focal_length_for(stamp_ns)
     return {
-        COLOR: image_msg(color_for(stamp_ns), "rgb8", stamp_ns),
+        COLOR: image_msg(SCENES[scene](stamp_ns), "rgb8", stamp_ns),
         DEPTH: image_msg(depth_for(stamp_ns), "16UC1", stamp_ns),
         COMPRESSED: compressed_msg(jpeg_for(stamp_ns), "jpeg", stamp_ns),
         CAMERA_INFO: camera_info_msg([f, 0, WIDTH / 2, 0, f, HEIGHT / 2, 0, 0, 1], WIDTH, HEIGHT, stamp_ns),
@@ -202,6 +218,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--seconds", type=float, default=3.0)
     parser.add_argument("--rate", type=float, default=30.0)
+    parser.add_argument("--scene", choices=SCENES, default="noise", help=f"what {COLOR} shows")
     parser.add_argument("--expect", action="append", default=[], metavar="TOPIC", help="wait for a reader of TOPIC")
     args = parser.parse_args()
 
@@ -223,7 +240,7 @@ def main() -> int:
     for frame in range(int(args.seconds * args.rate)):
         time.sleep(max(0.0, began + frame / args.rate - time.monotonic()))
         stamp_ns = time.time_ns()
-        for topic, msg in messages_for(stamp_ns).items():
+        for topic, msg in messages_for(stamp_ns, args.scene).items():
             writers[topic].write(msg)
         stamps.append(stamp_ns)
     time.sleep(0.2)  # best-effort samples in flight arrive before the writers go

@@ -50,9 +50,9 @@ def dds_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
     return {**os.environ, **dds}
 
 
-def publish(env: dict[str, str], seconds: float, expect: list[str]) -> set[int]:
+def publish(env: dict[str, str], seconds: float, expect: list[str], scene: str = "noise") -> set[int]:
     """Run the publisher until it is done; the header stamps it sent."""
-    command = [sys.executable, str(TEST_DIR / "dds_publisher.py"), "--seconds", str(seconds)]
+    command = [sys.executable, str(TEST_DIR / "dds_publisher.py"), "--seconds", str(seconds), "--scene", scene]
     command += [arg for topic in expect for arg in ("--expect", topic)]
     result = subprocess.run(command, env=env, capture_output=True, text=True, timeout=60)
     assert result.returncode == 0, result.stderr

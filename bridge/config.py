@@ -26,7 +26,7 @@ junk, huge numbers, deep nesting, alias bombs): never another exception, in boun
       /camera/color/image_raw:
         video: {codec: h264, gop: 30, quality: 23, preset: veryfast}   # encoded as a VideoStream (PyAV)
       /camera/aligned_depth_to_color/image_raw:
-        depth_compression: png    # 16-bit depth as lossless PNG
+        depth_compression: png    # 16-bit depth losslessly: png or rvl
       /camera/fisheye/image_raw:
         rectify: true             # also logged rectified (its CameraInfo's K, D, R, P) at /camera/fisheye/image_raw/rect
         # rectify: {entity_path: /camera/fisheye/image_rect, keep_raw: false}

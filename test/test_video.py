@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 from fractions import Fraction
 import random
+import struct
 import sys
 from pathlib import Path
 
@@ -172,17 +173,51 @@ def test_jpeg_topic_encoded_with_each_codec(tmp_path, codec, decoder):
     assert min(psnr(f.to_ndarray(format="rgb24"), im) for f, im in zip(decoded, images)) > 30
 
 
-def test_depth_png_is_pixel_exact_and_depth_never_goes_to_video(tmp_path):
-    bag = write_demo_bag(tmp_path / "demo", frames=4)
-    bridge_to_rrd(bag, tmp_path / "d.rrd", parse_config({"video": "h264", "depth_compression": "png"}))
+def rerun_rvl_decode(payload: bytes) -> np.ndarray:
+    """A compressedDepth RVL payload decoded as Rerun's viewer does (re_rvl: header, size, then one nibble
+    at a time, values as they are when A is 0), written apart from the bridge's vectorised codec."""
+    _, quant_a, _ = struct.unpack_from("<iff", payload)
+    width, height = struct.unpack_from("<II", payload, 12)
+    assert quant_a == 0, "16UC1: not quantised, so the viewer keeps the values"
+    words = struct.unpack_from(f"<{(len(payload) - 20) // 4}I", payload, 20)
+    nibbles = iter(word >> shift & 0xF for word in words for shift in range(28, -1, -4))
+
+    def vle() -> int:
+        value = shift = 0
+        while True:
+            nibble = next(nibbles)
+            value |= (nibble & 0x7) << shift
+            if not nibble & 0x8:
+                return value
+            shift += 3
+
+    out, previous = [], 0
+    while len(out) < width * height:
+        out += [0] * vle()
+        for _ in range(vle()):
+            positive = vle()
+            previous += (positive >> 1) ^ -(positive & 1)
+            out.append(previous)
+    return np.array(out, np.uint16).reshape(height, width)
+
+
+DEPTH_DECODERS = {"png": ("image/png", lambda blob: cv2.imdecode(np.array(blob, np.uint8), cv2.IMREAD_UNCHANGED)),
+                  "rvl": ("application/rvl", lambda blob: rerun_rvl_decode(bytes(blob)))}  # fmt: skip
+
+
+@pytest.mark.parametrize("compression", DEPTH_DECODERS)
+def test_lossless_depth_is_pixel_exact_and_depth_never_goes_to_video(tmp_path, compression):
+    bag = write_demo_bag(tmp_path / "demo", frames=3)
+    bridge_to_rrd(bag, tmp_path / "d.rrd", parse_config({"video": "h264", "depth_compression": compression}))
     table = read_recording(tmp_path / "d.rrd")
     assert f"{DEPTH_TOPIC}:VideoStream:sample" not in table.column_names
     blobs = [cell for cell in table.column(f"{DEPTH_TOPIC}:EncodedDepthImage:blob").to_pylist() if cell]
-    assert {cell[0] for cell in table.column(f"{DEPTH_TOPIC}:EncodedDepthImage:media_type").to_pylist() if cell} == {"image/png"}
-    sources = [msg for topic, msg, _ in demo_messages(4, 640, 480) if topic == DEPTH_TOPIC]
+    media_type, decode_depth = DEPTH_DECODERS[compression]
+    assert {cell[0] for cell in table.column(f"{DEPTH_TOPIC}:EncodedDepthImage:media_type").to_pylist() if cell} == {media_type}
+    assert {cell[0] for cell in table.column(f"{DEPTH_TOPIC}:EncodedDepthImage:meter").to_pylist() if cell} == {1000.0}
+    sources = [msg for topic, msg, _ in demo_messages(3, 640, 480) if topic == DEPTH_TOPIC]
     for blob, msg in zip(blobs, sources, strict=True):
-        depth = cv2.imdecode(np.array(blob[0], np.uint8), cv2.IMREAD_UNCHANGED)
-        assert np.array_equal(depth, msg.data.view(np.uint16).reshape(msg.height, msg.width))
+        assert np.array_equal(decode_depth(blob[0]), msg.data.view(np.uint16).reshape(msg.height, msg.width))
 
 
 def test_a_missing_pyav_is_a_usage_error_naming_the_install(monkeypatch):

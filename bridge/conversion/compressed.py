@@ -26,10 +26,8 @@ from .jpeg import check_jpeg
 from .options import DEFAULT_MAX_PIXELS, DepthOptions
 from .png import SIGNATURE as PNG_SIGNATURE
 from .png import check_png
-from .rvl import decode_rvl
+from .rvl import CONFIG_HEADER, RVL_SIZE, decode_rvl
 
-CONFIG_HEADER = struct.Struct("<iff")
-RVL_SIZE = struct.Struct("<II")
 JPEG_SOI = b"\xff\xd8\xff"
 
 

@@ -19,6 +19,8 @@ import rerun as rr
 from . import archetypes
 from .errors import ConversionError
 from .options import DEFAULT_MAX_PIXELS, DepthCompression, DepthOptions, check_size
+from .rvl import MEDIA_TYPE as RVL_MEDIA_TYPE
+from .rvl import ros_rvl_payload
 
 
 class ImageMsg(Protocol):
@@ -128,7 +130,7 @@ def convert_image(
     `as_depth` None shows 16UC1 and 32FC1 as depth and everything else as an
     image; True or False forces it (any single-channel encoding can be depth).
     A frame of more than `max_pixels` is rejected before anything is copied or demosaiced.
-    `depth_compression` PNG logs 16-bit depth as a lossless PNG (float depth stays raw: PNG holds integers).
+    `depth_compression` logs 16-bit depth losslessly as PNG or RVL (float depth stays raw: both hold integers).
     """
     encoding = lookup_encoding(msg.encoding)
     check_size(msg.width, msg.height, max_pixels, "image")
@@ -143,7 +145,11 @@ def convert_image(
 
 def depth_archetype(pixels: np.ndarray, depth: DepthOptions = DepthOptions(),
                     depth_compression: DepthCompression | None = None) -> Any:  # fmt: skip
-    """A DepthImage of (height, width) `pixels`, or with `depth_compression` PNG and 16-bit pixels a lossless PNG."""
+    """A DepthImage of (height, width) `pixels`, or with `depth_compression` and 16-bit pixels a lossless
+    EncodedDepthImage (PNG or RVL) that the viewer decodes to the same values (meter as for raw 16-bit)."""
+    if depth_compression is DepthCompression.RVL and pixels.dtype == np.uint16:
+        payload = np.frombuffer(ros_rvl_payload(pixels), np.uint8)
+        return archetypes.encoded_depth_image(payload, RVL_MEDIA_TYPE, **depth.depth_image_args(False))
     if depth_compression is DepthCompression.PNG and pixels.dtype == np.uint16:
         from .opencv import encode_png  # cv2 is imported on first use
 

@@ -63,6 +63,7 @@ class DepthCompression(str, Enum):
     """Lossless compression of 16-bit depth, as an `EncodedDepthImage` the viewer decodes pixel-exact."""
 
     PNG = "png"
+    RVL = "rvl"  # compressed_depth_image_transport's codec: faster than PNG, a little larger
 
 
 @dataclass(frozen=True)

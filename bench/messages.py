@@ -7,14 +7,13 @@ number into its first pixels so that no two consecutive frames are identical.
 
 from __future__ import annotations
 
-import struct
 from typing import Any
 
 import cv2
 import numpy as np
 from rosbags.typesys import Stores, get_typestore
 
-from bridge.conversion.rvl import encode_rvl
+from bridge.conversion.rvl import CONFIG_HEADER, ros_rvl_payload
 
 TYPESTORE = get_typestore(Stores.ROS2_HUMBLE)
 T = TYPESTORE.types
@@ -27,8 +26,6 @@ FRAME_ID_COLOUR = "camera_color_optical_frame"
 FRAME_ID_DEPTH = "camera_depth_optical_frame"
 
 _SEQUENCE_PIXELS = 32  # the sequence number's bits, one pixel each, along the first row
-_CONFIG_HEADER = struct.Struct("<iff")  # compressed_depth_image_transport's ConfigHeader
-_RVL_SIZE = struct.Struct("<II")
 
 
 def render_colour(width: int, height: int, phase: int) -> np.ndarray:
@@ -98,13 +95,11 @@ def encode_jpeg(rgb: np.ndarray, quality: int = 90) -> bytes:
 
 def compressed_depth_payload(depth: np.ndarray, codec: str) -> bytes:
     """What compressed_depth_image_transport publishes for 16UC1: ConfigHeader, then PNG or (size + RVL)."""
-    config_header = _CONFIG_HEADER.pack(0, 0.0, 0.0)
     if codec == "png":
         ok, encoded = cv2.imencode(".png", depth)
         assert ok, "OpenCV could not encode a PNG"
-        return config_header + encoded.tobytes()
-    height, width = depth.shape
-    return config_header + _RVL_SIZE.pack(width, height) + encode_rvl(depth)
+        return CONFIG_HEADER.pack(0, 0.0, 0.0) + encoded.tobytes()
+    return ros_rvl_payload(depth)
 
 
 def serialize(msg: Any) -> memoryview:

@@ -98,7 +98,7 @@ def encode_rvl(depth: np.ndarray) -> bytes:
     Vectorised like `decode_rvl`, so that live depth can be compressed at frame rate: the runs come
     from where zero and non-zero pixels alternate, and each integer's nibbles are written by length.
     """
-    flat = depth.astype(np.int64).ravel()
+    flat = depth.astype(np.int32).ravel()
     if flat.size == 0:
         return b""
     nonzero = flat != 0
@@ -111,8 +111,8 @@ def encode_rvl(depth: np.ndarray) -> bytes:
     zeros, nonzeros = runs[0::2], runs[1::2]
 
     values = flat[nonzero]
-    deltas = np.diff(values, prepend=0)
-    integers = np.empty(runs.size + values.size, np.int64)
+    deltas = np.diff(values, prepend=0)  # from the previous non-zero, across runs
+    integers = np.empty(runs.size + values.size, np.uint32)
     counts_at = np.arange(zeros.size) * 2 + np.concatenate(([0], np.cumsum(nonzeros)[:-1]))
     is_count = np.zeros(integers.size, bool)
     is_count[counts_at] = is_count[counts_at + 1] = True
@@ -121,20 +121,24 @@ def encode_rvl(depth: np.ndarray) -> bytes:
     return _pack_varints(integers)
 
 
+_VARINT_LIMITS = np.array([1 << (3 * k) for k in range(1, 11)], np.uint32)  # an integer >= the k-th: k + 1 nibbles
+
+
 def _pack_varints(integers: np.ndarray) -> bytes:
-    """Non-negative integers (< 2**32) as 3-bit nibbles, low first, high bit set where more follow; 8 nibbles
-    to a little-endian uint32, the first in its most significant nibble, the last word padded with zeros."""
-    lengths = np.ones(integers.size, np.int64)
-    for k in range(1, 11):
-        lengths += integers >= 1 << (3 * k)
-    starts = np.concatenate(([0], np.cumsum(lengths)[:-1]))
-    nibbles = np.zeros(-(-int(lengths.sum()) // 8) * 8, np.uint32)
-    for k in range(int(lengths.max())):
+    """uint32 integers as 3-bit nibbles, low first, the high bit set where more follow; 8 nibbles to a
+    little-endian uint32, the first in its most significant nibble, the last word padded with zeros."""
+    lengths = np.searchsorted(_VARINT_LIMITS, integers, side="right") + 1
+    ends = np.cumsum(lengths)
+    starts = ends - lengths
+    nibbles = np.zeros(-(-int(ends[-1]) // 8) * 8, np.uint8)
+    nibbles[starts] = integers & 0x7
+    for k in range(1, int(lengths.max())):  # most integers are one or two nibbles long
         longer = np.flatnonzero(lengths > k)
-        more = np.where(lengths[longer] > k + 1, 0x8, 0)
-        nibbles[starts[longer] + k] = (integers[longer] >> (3 * k)) & 0x7 | more
-    words = np.bitwise_or.reduce(nibbles.reshape(-1, 8) << np.arange(28, -1, -4, dtype=np.uint32), axis=1)
-    return words.astype("<u4").tobytes()
+        nibbles[starts[longer] + k] = (integers[longer] >> np.uint32(3 * k)) & 0x7
+    nibbles[: ends[-1]] |= 0x8
+    nibbles[ends - 1] &= 0x7  # each integer's last nibble
+    octets = nibbles[0::2] << 4 | nibbles[1::2]  # each word's bytes, most significant first
+    return octets.reshape(-1, 4)[:, ::-1].tobytes()
 
 
 def ros_rvl_payload(depth: np.ndarray) -> bytes:

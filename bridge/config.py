@@ -132,7 +132,7 @@ class TopicConfig:
     queue_size: int = 2  # live: frames held per topic before the oldest is dropped
     max_pixels: int | None = None  # the largest frame decoded (against decompression bombs); None: the conversion's
     video: VideoOptions | None = None  # colour frames encoded as video; None: logged as they come
-    depth_compression: DepthCompression | None = None  # 16-bit depth as a lossless PNG; None: raw
+    depth_compression: DepthCompression | None = None  # 16-bit depth losslessly as PNG or RVL; None: raw
     rectify: RectifyOptions | None = None  # Image topics: also (or only) logged rectified; None: raw only
     register: RegisterOptions | None = None  # depth Image topics: also logged reprojected into a colour camera
     point_cloud: PointCloudOptions | None = None  # depth Image topics: also a cloud coloured from a colour camera

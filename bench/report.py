@@ -7,13 +7,16 @@ import platform
 from dataclasses import dataclass, field
 from importlib import metadata
 from pathlib import Path
-from typing import Sequence
+from typing import TYPE_CHECKING, Sequence
 
 from .dds_load import COLOUR_SIZE, DEPTH_SIZE, RATE_HZ
 from .live_bench import BRIDGE_MARGIN_S, ConversionCost, DdsLoad
 from .make_bags import BenchBag
 from .replay_bench import CP, NAIVE, OURS, RERUN_IMPORTER, ReplayResult, find
 from .targets import MAX_PEAK_RSS_MB, Target
+
+if TYPE_CHECKING:
+    from .video_bench import VideoResults
 
 PLOTTED_TOOLS = (OURS, RERUN_IMPORTER, NAIVE)
 COLOUR_FRAME_BYTES = COLOUR_SIZE[0] * COLOUR_SIZE[1] * 3  # rgb8
@@ -75,6 +78,10 @@ With `--docs` it writes this file and `docs/benchmarks.png` (the plot needs matp
   at 30 Hz, reliable, over Fast DDS on loopback) into the ROS 2 node (Fast DDS, socket receive buffer
   32 MiB as the README advises, capped by `net.core.rmem_max`) and into `live` (Cyclone DDS with the
   bridge's own settings). Latency runs from the DDS source timestamp to logging.
+- **Video** (`bench/video_bench.py`, where PyAV is installed: `pip install -e '.[video]'`): .rrd sizes of the
+  RGB-D bench bag and the demo with colour as H.264 and depth raw, PNG or RVL, against raw and JPEG pass-through;
+  PSNR of the H.264 read back; encoder frames/s per codec and preset. `python -m bench.video_bench --docs`
+  rewrites only that section.
 """
 
 
@@ -94,6 +101,7 @@ class Results:
     conversions: list[ConversionCost] = field(default_factory=list)
     dds: list[DdsRun] = field(default_factory=list)
     ros2: dict[str, DdsLoad] = field(default_factory=dict)  # "node" / "live" -> one rclpy camera into it
+    video: VideoResults | None = None
     targets: list[Target] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)  # what was skipped and why, and the caller's remarks
 
@@ -304,6 +312,10 @@ def render(results: Results, machine_info: dict[str, str], date: str, command: s
             parts.append(rate)
     if results.ros2:
         parts += ["## Live: one camera from a real ROS 2 publisher (`bench/ros2_bench.py`)", ros2_table(results.ros2)]
+    if results.video is not None:
+        from .video_bench import section  # PyAV is imported with it
+
+        parts.append(section(results.video).rstrip("\n"))
     if plot is not None:
         parts += ["## Throughput and memory against bag size", f"![throughput and peak RSS]({plot.name})"]
     if results.notes:

@@ -1,4 +1,4 @@
-"""The benchmark suite in one command: bags, replay, live conversion, DDS load, targets, a report.
+"""The benchmark suite in one command: bags, replay, live conversion, DDS load, video, targets, a report.
 
     .venv/bin/python -m bench.run [--quick] [--sizes MB ...] [--variants raw-mcap ...] [--repeat N] [--docs]
 
@@ -22,7 +22,7 @@ from .make_bags import DATA_DIR, VARIANTS, BagSpec, BenchBag, ensure_bag
 from .measure import REPO, BenchError
 from .replay_bench import profile_phases, run_replay
 from .ros2_bench import BRIDGES, has_rclpy, run_ros2_camera
-from .targets import conversion_target, dds_target, replay_targets, ros2_target
+from .targets import conversion_target, dds_target, replay_targets, ros2_target, video_targets
 
 
 RESULTS = REPO / "bench" / "results" / "benchmarks.md"  # ignored by git: a run's own results
@@ -35,10 +35,11 @@ class Settings:
     repeat: int
     conversions: int
     dds_seconds: float
+    video_frames: int  # frames encoded per encoder speed measurement
 
 
-FULL = Settings(sizes=[300, 1000, 4000], repeat=3, conversions=200, dds_seconds=10.0)
-QUICK = Settings(sizes=[200], repeat=1, conversions=50, dds_seconds=5.0)
+FULL = Settings(sizes=[300, 1000, 4000], repeat=3, conversions=200, dds_seconds=10.0, video_frames=60)
+QUICK = Settings(sizes=[200], repeat=1, conversions=50, dds_seconds=5.0, video_frames=20)
 
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
@@ -55,6 +56,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--no-replay", action="store_true")
     parser.add_argument("--no-live", action="store_true", help="neither the conversion costs nor the DDS load")
     parser.add_argument("--no-dds", action="store_true")
+    parser.add_argument("--no-video", action="store_true", help="not the video sizes, quality and encoder speeds")
     parser.add_argument("--no-ros2", action="store_true", help="not the rclpy camera into the node and `live`")
     parser.add_argument("--data-dir", type=Path, default=DATA_DIR, metavar="DIR", help=f"bags and outputs ({DATA_DIR})")
     parser.add_argument("--report", type=Path, default=RESULTS, help=f"the report to write ({RESULTS.relative_to(REPO)})")
@@ -74,6 +76,7 @@ def settings(args: argparse.Namespace) -> Settings:
         repeat=args.repeat or base.repeat,
         conversions=args.conversions or base.conversions,
         dds_seconds=args.dds_seconds or base.dds_seconds,
+        video_frames=base.video_frames,
     )
 
 
@@ -85,6 +88,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         run_replay_part(results, args, chosen)
     if not args.no_live:
         run_live_part(results, args, chosen)
+    if not args.no_video:
+        run_video_part(results, args, chosen)
     command = shlex.join(["python", "-m", "bench.run", *(sys.argv[1:] if argv is None else argv)])
     write_report(results, args.report, args.data_dir, command)
     if results.replay:
@@ -116,6 +121,17 @@ def run_live_part(results: report.Results, args: argparse.Namespace, chosen: Set
         results.targets += [dds_target(run.load, run.label) for run in results.dds if run.load.cameras == args.cameras]
     if not args.no_ros2:
         run_ros2_part(results, chosen.dds_seconds, out_dir)
+
+
+def run_video_part(results: report.Results, args: argparse.Namespace, chosen: Settings) -> None:
+    try:
+        from .video_bench import DEMO_SCENE, measure
+    except ImportError as err:
+        results.notes.append(f"no video measurements: {err} (pip install -e '.[video]')")
+        return
+    section(f"Video (best of {chosen.repeat})")
+    results.video = measure(demo_frames=60, speed_frames=chosen.video_frames, repeat=chosen.repeat, data_dir=args.data_dir)
+    results.targets += video_targets(results.video, DEMO_SCENE)
 
 
 def run_ros2_part(results: report.Results, seconds: float, out_dir: Path) -> None:

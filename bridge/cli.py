@@ -138,6 +138,7 @@ def _parser() -> argparse.ArgumentParser:
     _add_config_and_sinks(replay_cmd, ServeConfig(), output_help=(
         "write this .rrd file (a folder: BAG_NAME.rrd in it); without any sink: BAG_NAME.rrd in the current folder"))
     _add_filters(replay_cmd)
+    _add_fleet(replay_cmd)
     _add_compression(replay_cmd)
     replay_cmd.add_argument("--start", type=float, metavar="SEC", help="begin this many seconds into the bag")
     replay_cmd.add_argument("--end", type=float, metavar="SEC", help="stop this many seconds into the bag")
@@ -150,6 +151,7 @@ def _parser() -> argparse.ArgumentParser:
     live_cmd = command("live", "bridge live ROS 2 topics over DDS (Cyclone DDS), without ROS installed, until Ctrl-C")
     _add_config_and_sinks(live_cmd, ServeConfig(), output_help="write this .rrd file")
     live_cmd.add_argument("--duration", type=float, metavar="SEC", help="stop after this long (default: until Ctrl-C)")
+    _add_fleet(live_cmd)
     _add_compression(live_cmd)
     live_cmd.set_defaults(run=_run_live)
 
@@ -157,6 +159,7 @@ def _parser() -> argparse.ArgumentParser:
     info_cmd.add_argument("bags", nargs="+", type=Path, metavar="BAG", help="bag folders or .mcap/.db3 files")
     info_cmd.add_argument("-c", "--config", type=Path, help="YAML config (default: every camera and TF topic)")
     _add_filters(info_cmd)
+    _add_fleet(info_cmd)
     info_cmd.set_defaults(run=_run_info)
 
     check_cmd = command("check-config", "validate a config file")
@@ -247,6 +250,16 @@ def _add_filters(command: argparse.ArgumentParser) -> None:
     command.add_argument("--exclude", action="append", default=[], metavar="REGEX", help="leave out topics matching; repeatable")
 
 
+def _add_fleet(command: argparse.ArgumentParser) -> None:
+    command.add_argument("--namespace", dest="namespaces", action="append", default=[], metavar="NS",
+                         help="a robot's ROS namespace (repeatable, replaces the config's `namespaces`): the config's "
+                              "topics, /tf and /tf_static are bridged under each, at entity paths under /NS, with their "
+                              "frames named NS/frame")  # fmt: skip
+    command.add_argument("--keep-frame-names", action="store_true",
+                         help="with namespaces: leave frame names as they are (the robots' frames are distinct "
+                              "already), and bridge the global /tf and /tf_static as well")  # fmt: skip
+
+
 # -- configuration from the command line -------------------------------------------------------------
 
 
@@ -272,6 +285,10 @@ def _config(args: argparse.Namespace):
     filters = parse_config({"include": args.include, "exclude": args.exclude}) if hasattr(args, "include") else None
     if filters is not None:
         config = config.with_filters(filters.include, filters.exclude)
+    if getattr(args, "namespaces", None):  # checked as the config's own list is
+        config = replace(config, namespaces=parse_config({"namespaces": args.namespaces}).namespaces)
+    if getattr(args, "keep_frame_names", False):
+        config = replace(config, prefix_frames=False)
     return _with_compression(args, config) if hasattr(args, "video") else config
 
 

@@ -14,6 +14,7 @@ junk, huge numbers, deep nesting, alias bombs): never another exception, in boun
     auto: true            # also bridge unlisted camera and TF topics with defaults
     include: ['/camera/.*']
     exclude: ['.*/ir/.*']
+    namespaces: [/robot1, /robot2]   # a fleet: each topic below is bridged under each namespace (see `namespaces`)
     topics:
       /camera/depth/image_rect_raw:
         entity_path: /camera/depth
@@ -50,6 +51,7 @@ from typing import Any, Callable, NoReturn
 
 import yaml
 
+from .conversion.namespaces import namespace
 from .conversion.options import (
     VIDEO_CODECS, DepthCompression, DepthOptions, Intrinsics, PointCloudOptions, RectifyOptions, RegisterOptions, VideoOptions,
 )  # fmt: skip
@@ -173,6 +175,10 @@ class BridgeConfig:
     video: VideoOptions | None = None  # for every colour topic without its own `video` (`replay --video`)
     depth_compression: DepthCompression | None = None  # for every depth topic without its own
     rectify: RectifyOptions | None = None  # for every topic without its own not named *rect* (`replay --rectify`)
+    # A fleet: the robots' namespaces. Each listed (and discovered) topic is bridged under each namespace, and
+    # its entity paths and frame names are given the robot's namespace (see conversion/namespaces.py).
+    namespaces: tuple[str, ...] = ()
+    prefix_frames: bool = True  # False: the robots' frames are distinct already (one global /tf, bridged as is)
 
     def topic(self, name: str) -> TopicConfig:
         """A topic's options, with the config-wide video and depth compression where it sets none."""
@@ -410,7 +416,8 @@ def _tag(tag: str) -> str:
 
 def parse_config(document: Any, base_dir: Path = Path(".")) -> BridgeConfig:
     """Validate a config read from YAML or built in code; a relative `file` sink is taken from `base_dir`."""
-    root = _Mapping(document, "", {"recording", "auto", "include", "exclude", "topics", "video", "depth_compression"})
+    root = _Mapping(document, "", {"recording", "auto", "include", "exclude", "topics", "video", "depth_compression",
+                                   "namespaces", "prefix_frames"})  # fmt: skip
     topics = _Mapping(root.get("topics", {}), "topics", None)
     config = BridgeConfig(
         recording=_recording(root.get("recording", {}), base_dir),
@@ -420,6 +427,8 @@ def parse_config(document: Any, base_dir: Path = Path(".")) -> BridgeConfig:
         exclude=_patterns(root.get("exclude", []), "exclude"),
         video=_video(root),
         depth_compression=root.choice("depth_compression", DepthCompression, None),
+        namespaces=_namespaces(root.get("namespaces", []), "namespaces"),
+        prefix_frames=root.typed("prefix_frames", bool, True),
     )
     _check_colour_topics(config)
     return config
@@ -700,6 +709,26 @@ def _topic_name(name: Any, path: str) -> str:
     if not isinstance(name, str) or not name.startswith("/") or name.endswith("/") or "//" in name:
         raise ConfigError(f"{_join(path, name)}: topic names are absolute, like /camera/color/image_raw")
     return name
+
+
+def _namespaces(value: Any, path: str) -> tuple[str, ...]:
+    """The robots' ROS namespaces, each once, as `/robot1`."""
+    if isinstance(value, str):
+        value = [value]
+    if not isinstance(value, list):
+        raise ConfigError(f"{path}: expected a list of ROS namespaces (like /robot1), got {_describe(value)}")
+    found: list[str] = []
+    for item in value:
+        try:
+            name = namespace(item) if isinstance(item, str) else None
+        except ValueError as err:
+            raise ConfigError(f"{path}: {_shown(item)}: {err}") from None
+        if name is None:
+            raise ConfigError(f"{path}: expected ROS namespaces (strings like /robot1), got {_shown(item)}")
+        if name in found:
+            raise ConfigError(f"{path}: {name} is given twice")
+        found.append(name)
+    return tuple(found)
 
 
 def _patterns(value: Any, path: str) -> tuple[str, ...]:

@@ -117,10 +117,13 @@ class BridgeNode(Node):
         log.removeHandler(self._log_handler)
 
     def _declare(self, name: str, default: str | bool) -> str | bool:
-        """A string parameter takes any scalar (`recording_id:=42` is read as an integer) as its text."""
+        """A string parameter takes any scalar (`recording_id:=42` is read as an integer) as its text, and a list
+        (`namespaces:="[/robot1, /robot2]"`) as its items separated by commas."""
         if isinstance(default, bool):
             return self.declare_parameter(name, default).value
         value = self.declare_parameter(name, default, ParameterDescriptor(dynamic_typing=True)).value
+        if isinstance(value, (list, tuple)):
+            return ",".join(map(str, value))
         return "" if value is None else str(value)
 
     def _subscribe(self, topic: str, msgtype: str) -> None:

@@ -12,6 +12,7 @@ from typing import Callable, Sequence
 from tqdm import tqdm
 
 from .core import Bridge
+from .core.routes import configured_topics
 from .sinks.blueprint import default_blueprint
 from .sources.bag import Bag, BagError
 
@@ -44,7 +45,7 @@ def replay(bags: Sequence[Path], bridge: Bridge, options: ReplayOptions = Replay
         except BagError as err:
             log.error("%s", err)
             errors.append(str(err))
-    for topic in sorted(set(bridge.config.topics) - seen_topics):
+    for topic in sorted(set(configured_topics(bridge.config)) - seen_topics):
         log.warning("%s: configured but not in the bag", topic)
     return errors
 
@@ -58,7 +59,8 @@ def _replay_bag(bag: Bag, bridge: Bridge, options: ReplayOptions) -> None:
     log.info("%s: %.1f s; bridging %d of %d topics (%d messages): %s", bag.path, (bag.end_ns - bag.start_ns) / 1e9,
              len(routes), len(topics), sum(topics[t].count for t in routes),
              ", ".join(f"{topic} -> {route.entity_path}" for topic, route in sorted(routes.items())))  # fmt: skip
-    bridge.recording.send_blueprint(default_blueprint(r.entity_path for r in routes.values() if r.carries_images))
+    images = (route.entity_path for route in routes.values() if route.carries_images)
+    bridge.recording.send_blueprint(default_blueprint(images, bridge.config.namespaces))
     start_ns = _into(bag, options.start)
     end_ns = _into(bag, options.end)
     total = sum(topics[t].count for t in routes) if start_ns is None and end_ns is None else None

@@ -26,6 +26,8 @@ OVERRIDES = {
     "serve": (bool, "false", "serve gRPC on port 9876 and a web viewer on port 9090"),
     "application_id": (str, "", "Rerun application id"),
     "recording_id": (str, "", "Rerun recording id (recordings with the same id merge in the viewer)"),
+    "namespaces": (str, "", "a fleet's robots' ROS namespaces, e.g. /robot1,/robot2 (see the README's Fleets)"),
+    "keep_frame_names": (bool, "false", "with namespaces: leave frame names as they are, and bridge the global /tf"),
 }
 
 

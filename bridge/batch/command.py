@@ -15,7 +15,7 @@ log = logging.getLogger("ros2_rerun_bridge")
 
 
 def add_convert_arguments(command: argparse.ArgumentParser) -> None:
-    from ..cli import _add_filters
+    from ..cli import _add_filters, _add_fleet
     from .run import DEFAULT_TASK_MEMORY_MB
 
     command.add_argument("inputs", nargs="*", type=Path, metavar="INPUT",
@@ -24,6 +24,7 @@ def add_convert_arguments(command: argparse.ArgumentParser) -> None:
                          help="write each bag's recording as OUT_DIR/<its path under the inputs>.rrd")  # fmt: skip
     command.add_argument("-c", "--config", type=Path, help="YAML config: topics, entity paths, options (its sinks are not used)")
     _add_filters(command)
+    _add_fleet(command)
     command.add_argument("-j", "--jobs", type=int, default=_cores(), metavar="N", help="worker processes")
     command.add_argument("--ray", nargs="?", const="auto", metavar="ADDRESS",
                          help="run one Ray task per bag on an existing Ray cluster instead (no value: RAY_ADDRESS, "
@@ -75,7 +76,7 @@ def run_convert(args: argparse.Namespace) -> int:
         log.error("%s: not a folder (-o names the folder the recordings go to)", args.out_dir)
         return EXIT_USAGE
     config = _config(args)  # the config file (or the defaults) with --include/--exclude, checked as for replay
-    settings = config_hash(args.config, args.include, args.exclude)
+    settings = config_hash(args.config, args.include, args.exclude, config.namespaces, config.prefix_frames)
     try:
         jobs = find_bags(args.inputs, args.out_dir)
     except DiscoveryError as err:

@@ -141,10 +141,13 @@ def _input_files(bag: Path) -> Iterable[InputFile]:
 # -- the stamp: what an output was made from -----------------------------------------------------------
 
 
-def config_hash(config_file: Path | None, include: Sequence[str] = (), exclude: Sequence[str] = ()) -> str:
-    """The conversion's settings: the config file's bytes (none: the defaults) and the topic filters."""
+def config_hash(config_file: Path | None, include: Sequence[str] = (), exclude: Sequence[str] = (),
+                namespaces: Sequence[str] = (), prefix_frames: bool = True) -> str:
+    """The conversion's settings: the config file's bytes (none: the defaults), the topic filters and the fleet's
+    namespaces (as given on the command line or in the file)."""
     text = config_file.read_bytes().hex() if config_file is not None else None
-    settings = json.dumps({"config": text, "include": list(include), "exclude": list(exclude)}, sort_keys=True)
+    settings = json.dumps({"config": text, "include": list(include), "exclude": list(exclude),
+                           "namespaces": list(namespaces), "prefix_frames": prefix_frames}, sort_keys=True)  # fmt: skip
     return hashlib.sha256(settings.encode()).hexdigest()[:16]
 
 

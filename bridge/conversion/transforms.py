@@ -22,6 +22,7 @@ from typing import Any, Iterable, Mapping, Protocol, Sequence
 import numpy as np
 import rerun as rr
 
+from .namespaces import prefixed_frame
 
 FLOAT32_MAX = float(np.finfo(np.float32).max)
 
@@ -108,8 +109,11 @@ def _vector(values: tuple[float, ...]) -> str:
     return "(" + ", ".join(str(value) for value in values) + ")"
 
 
-def transform_columns(transforms: Iterable[TransformStampedMsg]) -> rr.ComponentColumnList:
-    """Transform3D columns with one row per transform, each from its child frame to its parent."""
+def transform_columns(transforms: Iterable[TransformStampedMsg], frame_prefix: str = "") -> rr.ComponentColumnList:
+    """Transform3D columns with one row per transform, each from its child frame to its parent.
+
+    `frame_prefix` is given to both frames' names: a fleet's robot's (`robot1/`), see `namespaces`.
+    """
     transforms = list(transforms)
     return rr.Transform3D.columns(
         translation=[(t.transform.translation.x, t.transform.translation.y, t.transform.translation.z) for t in transforms],
@@ -117,6 +121,6 @@ def transform_columns(transforms: Iterable[TransformStampedMsg]) -> rr.Component
             (t.transform.rotation.x, t.transform.rotation.y, t.transform.rotation.z, t.transform.rotation.w)
             for t in transforms
         ],
-        parent_frame=[t.header.frame_id for t in transforms],
-        child_frame=[t.child_frame_id for t in transforms],
+        parent_frame=[prefixed_frame(frame_prefix, t.header.frame_id) for t in transforms],
+        child_frame=[prefixed_frame(frame_prefix, t.child_frame_id) for t in transforms],
     )

@@ -73,7 +73,7 @@ class Bridge:
         self._routes: dict[tuple[str, str], Route | None] = {}
         self._warned: set[tuple[str, str]] = set()
         self._lock = threading.Lock()
-        self._static_tf: dict[str, Any] = {}  # child frame -> its latest static TransformStamped
+        self._static_tf: dict[str, dict[str, Any]] = defaultdict(dict)  # topic -> child frame -> latest static transform
         self._tf_parents: dict[str, str] = {}  # child frame -> parent frame, of every transform logged
         self._pinhole_owners: dict[str, tuple[str, Any]] = {}  # camera frame -> (CameraInfo topic, its latest Pinhole)
         self._undrained = 0  # bytes logged since the sinks were last drained
@@ -189,7 +189,7 @@ class Bridge:
         # foxglove's CompressedVideo has its stamp and frame beside the data, not in a header
         header = msg if route.msgtype == COMPRESSED_VIDEO_TYPE else msg.header
         times = _times(stamp_ns(header.timestamp if header is msg else header.stamp), log_time_ns)
-        frame_id = route.options.frame_id or header.frame_id
+        frame_id = route.frame(route.options.frame_id or header.frame_id)
         if route.carries_images:
             self._log_outputs(self._geometry.image(route, msg, frame_id, times[STAMP_TIMELINE], times))
         if route.kind is TopicKind.CAMERA_INFO:
@@ -224,7 +224,7 @@ class Bridge:
 
     def _rectify_unsupported(self, route: Route) -> None:
         """Said once when the topic's own config asks to rectify what is not rectified yet (compressed, video)."""
-        own = self.config.topics.get(route.topic)
+        own = self.config.topics.get(route.name)
         if own is not None and own.rectify:
             self.warn_once(route.topic, "not rectified: only raw Image topics without `video` are rectified (yet)")
 
@@ -264,7 +264,7 @@ class Bridge:
             rectifier = self._rectifiers[route.topic]
         if calibration is None:
             rectifier.waiting += 1
-            if rectifier.waiting == NO_CALIBRATION_WARNING and route.topic in self.config.topics:
+            if rectifier.waiting == NO_CALIBRATION_WARNING and route.name in self.config.topics:
                 self.warn_once(route.topic, f"not rectified (logged raw): no CameraInfo of frame {frame_id!r} or "
                                             f"on {route.topic.rsplit('/', 1)[0]}/camera_info")  # fmt: skip
             return None
@@ -348,14 +348,17 @@ class Bridge:
             self._geometry.tf.add(transforms, static=route.static_tf)
         if route.static_tf:
             with self._lock:
+                latest = self._static_tf[route.topic]
                 for transforms in groups.values():
-                    self._static_tf.update((t.child_frame_id, t) for t in transforms)
-                static = list(self._static_tf.values())
-            # Static data is replaced as a whole: each time, every static transform seen so far.
-            self.recording.send_columns(route.entity_path, transform_columns(static), len(static), times=None)
+                    latest.update((t.child_frame_id, t) for t in transforms)
+                static = list(latest.values())
+            # Static data is replaced as a whole: each time, every static transform of the topic seen so far.
+            columns = transform_columns(static, route.frame_prefix)
+            self.recording.send_columns(route.entity_path, columns, len(static), times=None)
             return
         for stamp, transforms in groups.items():
-            self.recording.send_columns(route.entity_path, transform_columns(transforms), len(transforms), _times(stamp, log_time_ns))
+            columns = transform_columns(transforms, route.frame_prefix)
+            self.recording.send_columns(route.entity_path, columns, len(transforms), _times(stamp, log_time_ns))
 
     def _in_tree(self, route: Route, transforms: list[Any]) -> list[Any]:
         """The transforms that keep the frames a tree, as tf2 needs; the others are warned about.
@@ -365,7 +368,7 @@ class Bridge:
         kept = []
         with self._lock:
             for transform in transforms:
-                parent, child = transform.header.frame_id, transform.child_frame_id
+                parent, child = route.frame(transform.header.frame_id), route.frame(transform.child_frame_id)
                 if closes_cycle(self._tf_parents, parent, child):
                     loop = f"transform {parent} -> {child}: closes a loop ({child} is already an ancestor of {parent})"
                     self._warn_unlocked(route.topic, f"not logged: {loop}")

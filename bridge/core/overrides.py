@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Mapping
 
-from ..config import BridgeConfig, ConfigError, ServeConfig, SinksConfig, load_config, viewer_url
+from ..config import BridgeConfig, ConfigError, ServeConfig, SinksConfig, load_config, parse_config, viewer_url
 
 
 @dataclass(frozen=True)
@@ -35,6 +36,8 @@ NODE_PARAMETERS: dict[str, str | bool] = {
     "serve": False,  # serve gRPC (port 9876) and a web viewer (port 9090)
     "application_id": "",
     "recording_id": "",
+    "namespaces": "",  # a fleet's robots: /robot1,/robot2 (or a string array); replaces the config's `namespaces`
+    "keep_frame_names": False,  # with namespaces: frames are distinct already, and the global /tf is bridged too
 }
 
 
@@ -57,6 +60,10 @@ def node_config(parameters: Mapping[str, str | bool]) -> BridgeConfig:
         recording_id=str(parameters["recording_id"]) or None,
     )
     config = overrides.apply(config)
+    if namespaces := [name for name in re.split(r"[,\s]+", str(parameters["namespaces"])) if name]:
+        config = replace(config, namespaces=parse_config({"namespaces": namespaces}).namespaces)
+    if parameters["keep_frame_names"]:
+        config = replace(config, prefix_frames=False)
     if not config.recording.sinks.any():
         raise ConfigError(
             f"{path or 'no config file'}: nowhere to send the recording: set recording.sinks in the config, "

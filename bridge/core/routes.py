@@ -4,12 +4,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from ..conversion.namespaces import NamespacedTopic, entity_path, frame_prefix, full_topic, prefixed_frame, split_topic
 from ..config import (
     CAMERA_INFO_TYPE, COMPRESSED_TYPE, IMAGE_TYPE, KIND_TYPES, SUPPORTED_TYPES, TF_TYPE, VIDEO_TYPES, BridgeConfig, TopicConfig,
     TopicKind,
 )  # fmt: skip
 
 STATIC_TF_NAME = "tf_static"  # /tf_static, or namespaced: /robot1/tf_static
+GLOBAL_TF_TOPICS = ("/tf", "/tf_static")  # a fleet's shared TF, bridged as it is when frames are not prefixed
 
 
 class RouteError(ValueError):
@@ -23,6 +25,12 @@ class Route:
     kind: TopicKind | None  # None: decided per message from its encoding or format
     entity_path: str
     options: TopicConfig
+    name: str  # the topic as the config names it: without the robot's namespace
+    frame_prefix: str = ""  # given to every frame name the topic carries: `robot1/` in a fleet
+
+    def frame(self, frame_id: str) -> str:
+        """A frame name as it is logged: with the robot's prefix, in a fleet."""
+        return prefixed_frame(self.frame_prefix, frame_id)
 
     @property
     def carries_images(self) -> bool:
@@ -35,10 +43,14 @@ class Route:
 
 def plan_route(config: BridgeConfig, topic: str, msgtype: str) -> Route | None:
     """The route for a topic, or None when it is not bridged."""
-    listed = topic in config.topics
-    if not config.selects(topic) or not (listed or config.auto):
+    placed = _placed(config, topic)
+    if placed is None:
         return None
-    options = config.topic(topic)
+    name = placed.name
+    listed = name in config.topics
+    if not config.selects(name) or not (listed or config.auto):
+        return None
+    options = config.topic(name)
     if options.kind is not None and KIND_TYPES[options.kind] != msgtype:
         raise RouteError(
             f"not bridged: its type {msgtype} does not fit its configured kind {options.kind.value!r}, "
@@ -50,4 +62,30 @@ def plan_route(config: BridgeConfig, topic: str, msgtype: str) -> Route | None:
         return None
     # CameraInfo and TF have one conversion each; images are decided per message unless the config says.
     kind = {CAMERA_INFO_TYPE: TopicKind.CAMERA_INFO, TF_TYPE: TopicKind.TF}.get(msgtype, options.kind)
-    return Route(topic, msgtype, kind, options.entity_path or topic, options)
+    prefix = frame_prefix(placed.namespace) if config.prefix_frames else ""
+    return Route(topic, msgtype, kind, entity_path(placed.namespace, options.entity_path or name), options, name, prefix)
+
+
+def configured_topics(config: BridgeConfig) -> dict[str, tuple[str, TopicConfig]]:
+    """Each topic the config lists as it is published, with (its name in the config, its options).
+
+    In a fleet, each listed topic under each robot's namespace; but the shared /tf and /tf_static as they
+    are where frames are not prefixed.
+    """
+    namespaces = config.namespaces or ("",)
+    return {name if not config.prefix_frames and name in GLOBAL_TF_TOPICS else full_topic(ns, name): (name, options)
+            for ns in namespaces for name, options in config.topics.items()}  # fmt: skip
+
+
+def _placed(config: BridgeConfig, topic: str) -> NamespacedTopic | None:
+    """Which robot a topic is of, and its name there; None for a topic of none of the fleet's robots.
+
+    Without `namespaces` every topic is its own name. In a fleet whose frames are not prefixed, the
+    global /tf and /tf_static are bridged as they are: the robots' frames are distinct already.
+    """
+    if not config.namespaces:
+        return NamespacedTopic("", topic)
+    placed = split_topic(topic, config.namespaces)
+    if placed is None and not config.prefix_frames and topic in GLOBAL_TF_TOPICS:
+        return NamespacedTopic("", topic)
+    return placed

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from typing import Collection, Mapping
 
 from ..config import KIND_TYPES, SUPPORTED_TYPES, BridgeConfig, Qos, TopicKind
-from .routes import Route
+from .routes import Route, configured_topics
 from .stats import TopicStats
 
 TF_DEPTH = 100  # as tf2_ros's TransformListener subscribes to /tf and /tf_static
@@ -39,7 +39,8 @@ def subscription_qos(route: Route) -> SubscriptionQos:
 
 def typed_topics(config: BridgeConfig) -> list[tuple[str, str]]:
     """(topic, message type) of each topic the config gives a kind: these are subscribed before anyone publishes."""
-    return [(topic, KIND_TYPES[options.kind]) for topic, options in config.topics.items() if options.kind is not None]
+    topics = configured_topics(config).items()
+    return [(topic, KIND_TYPES[options.kind]) for topic, (_, options) in topics if options.kind is not None]
 
 
 def needs_discovery(config: BridgeConfig) -> bool:
@@ -56,8 +57,8 @@ def silent_topic_warnings(config: BridgeConfig, stats: Mapping[str, TopicStats],
     published = sorted(topic for topic, types in graph.items() if SUPPORTED_TYPES.intersection(types))
     elsewhere = ", ".join(published[:12]) + (", ..." if len(published) > 12 else "") if published else "none"
     warnings = []
-    for topic, options in config.topics.items():
-        if not config.selects(topic) or (topic in stats and stats[topic].received):
+    for topic, (name, options) in configured_topics(config).items():
+        if not config.selects(name) or (topic in stats and stats[topic].received):
             continue
         types = graph.get(topic)
         if not types:

@@ -7,6 +7,9 @@ Payloads are serialized with rosbags and written as bytes.
 
     CYCLONEDDS_URI=... ROS_DOMAIN_ID=... python dds_publisher.py --seconds 3 --expect /camera/color/image_raw
 
+`--namespace /robot1` publishes every topic under it, as a robot of a fleet does (`/robot1/tf` too);
+`--expect` still names the topics without it.
+
 `/tf_static` is published once at start (latched, before any reader exists); then, once every
 `--expect` topic has a reader, the cameras and `/tf` stream, each frame stamped with the time it
 is sent and its content derived from that stamp (the `*_for` functions), so that a test can
@@ -202,9 +205,9 @@ WRITER_QOS = {COLOR: DEFAULT, DEPTH: DEFAULT, COMPRESSED: SENSOR_DATA, CAMERA_IN
 class RawWriter:
     """A DDS writer for one ROS topic that sends rosbags-serialized messages."""
 
-    def __init__(self, participant: DomainParticipant, topic: str, msgtype: str):
+    def __init__(self, participant: DomainParticipant, topic: str, msgtype: str, namespace: str = ""):
         user_data = Policy.Userdata(f"typehash={TYPESTORE.hash_rihs01(msgtype)};".encode())
-        dds_topic = Topic(participant, "rt" + topic, IDL_TYPES[msgtype])
+        dds_topic = Topic(participant, "rt" + namespace + topic, IDL_TYPES[msgtype])
         self.writer = DataWriter(participant, dds_topic, qos=Qos(*WRITER_QOS[topic], user_data))
 
     def write(self, msg: object) -> None:
@@ -220,12 +223,13 @@ def main() -> int:
     parser.add_argument("--rate", type=float, default=30.0)
     parser.add_argument("--scene", choices=SCENES, default="noise", help=f"what {COLOR} shows")
     parser.add_argument("--expect", action="append", default=[], metavar="TOPIC", help="wait for a reader of TOPIC")
+    parser.add_argument("--namespace", default="", metavar="NS", help="publish every topic under NS (/robot1)")
     args = parser.parse_args()
 
     participant = DomainParticipant(int(os.environ["ROS_DOMAIN_ID"]))  # cyclonedds itself does not read it
-    static = RawWriter(participant, TF_STATIC, TF_MESSAGE)
+    static = RawWriter(participant, TF_STATIC, TF_MESSAGE, args.namespace)
     static.write(tf_msg(STATIC_TRANSFORMS, time.time_ns()))
-    writers = {topic: RawWriter(participant, topic, msgtype) for topic, msgtype in STREAMED.items()}
+    writers = {topic: RawWriter(participant, topic, msgtype, args.namespace) for topic, msgtype in STREAMED.items()}
 
     deadline = time.monotonic() + 15
     while not all(writers[topic].matched() for topic in args.expect):

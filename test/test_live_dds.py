@@ -52,11 +52,22 @@ def dds_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
 
 def publish(env: dict[str, str], seconds: float, expect: list[str], scene: str = "noise") -> set[int]:
     """Run the publisher until it is done; the header stamps it sent."""
+    return publish_robots(env, seconds, expect, [""], scene)[""]
+
+
+def publish_robots(env: dict[str, str], seconds: float, expect: list[str], namespaces: list[str],
+                   scene: str = "noise") -> dict[str, set[int]]:  # fmt: skip
+    """Run one publisher per robot namespace ("": none) at once until they are done; the stamps each sent."""
     command = [sys.executable, str(TEST_DIR / "dds_publisher.py"), "--seconds", str(seconds), "--scene", scene]
     command += [arg for topic in expect for arg in ("--expect", topic)]
-    result = subprocess.run(command, env=env, capture_output=True, text=True, timeout=60)
-    assert result.returncode == 0, result.stderr
-    return set(json.loads(result.stdout)["stamps"])
+    robots = {ns: subprocess.Popen([*command, "--namespace", ns], env=env, stdout=subprocess.PIPE,
+                                   stderr=subprocess.PIPE, text=True) for ns in namespaces}  # fmt: skip
+    sent = {}
+    for ns, robot in robots.items():
+        stdout, stderr = robot.communicate(timeout=60)
+        assert robot.returncode == 0, stderr
+        sent[ns] = set(json.loads(stdout)["stamps"])
+    return sent
 
 
 def cells(table: pa.Table, name: str) -> list[tuple[int, pa.Scalar]]:
@@ -141,6 +152,52 @@ def test_cli_without_its_viewer_writes_a_complete_file_when_terminated(tmp_path:
     rows = cells(table, f"{COLOR}:Image:buffer")
     assert len(rows) == counts["logged"] > 0
     assert all(stamp in sent and same_pixels(cell, color_for(stamp)) for stamp, cell in rows)
+
+
+def test_two_robots_with_the_same_topics_and_frames_share_one_recording(tmp_path: Path, dds_env: dict[str, str]) -> None:
+    """The issue's fleet: two robots publish the same topics under their namespaces, with the same frame names,
+    into one `live`: each is complete at its own entity paths, and placed in 3D by its own TF."""
+    robots = ["/robot1", "/robot2"]
+    config = tmp_path / "robot.yaml"  # one robot's cameras, without a namespace
+    config.write_text(f"exclude: ['/camera/ignored/.*']\ntopics:\n  {COLOR}: {{kind: image}}\n"
+                      f"  {DEPTH}: {{kind: depth, qos: reliable, queue_size: 5}}\n")  # fmt: skip
+    output = tmp_path / "fleet.rrd"
+    with running_bridge("live", "-c", config, "-o", output, "--namespace", robots[0], "--namespace", robots[1]) as bridge:
+        sent = publish_robots(dds_env, seconds=2, expect=[COLOR, DEPTH, COMPRESSED, CAMERA_INFO, TF], namespaces=robots)
+        bridge.send_signal(signal.SIGTERM)
+        _, stderr = bridge.communicate(timeout=30)
+    assert bridge.returncode == 0, stderr
+
+    table = read_recording(output)
+    topics = [COLOR, DEPTH, COMPRESSED, CAMERA_INFO, TF, TF_STATIC]
+    assert entities(table) == {ns + topic for ns in robots for topic in topics}
+    for ns in robots:
+        robot = ns.lstrip("/")
+        for topic in topics:  # the counters the bridge prints at exit, by the full topic name
+            summary = re.search(rf"^{ns}{topic}: .*$", stderr, re.MULTILINE)[0]
+            counts = {name: int(count) for count, name in re.findall(r"(\d+) (received|logged|dropped|failed)", summary)}
+            assert counts["logged"] > 0 and counts["received"] == counts["logged"] + counts.get("dropped", 0), summary
+        checks = {  # every row at a robot's entity is one that robot sent, intact
+            f"{ns}{COLOR}:Image:buffer": lambda stamp, cell: same_pixels(cell, color_for(stamp)),
+            f"{ns}{DEPTH}:DepthImage:buffer": lambda stamp, cell: same_pixels(cell, depth_for(stamp)),
+            f"{ns}{COMPRESSED}:EncodedImage:blob": lambda stamp, cell: buffer_bytes(cell).tobytes() == jpeg_for(stamp),
+            f"{ns}{CAMERA_INFO}:Pinhole:image_from_camera": lambda stamp, cell: cell.as_py()[0] == focal_length_for(stamp),
+            f"{ns}{TF}:Transform3D:translation": lambda stamp, cell: np.allclose(cell.as_py(), translation_for(stamp)),
+        }  # fmt: skip
+        for name, matches in checks.items():
+            rows = cells(table, name)
+            assert rows and all(stamp in sent[ns] and matches(stamp, cell) for stamp, cell in rows), name
+        # Its frames carry its name: images in its camera's image plane, its TF between its frames.
+        plane = f"{robot}/camera_optical_frame_image_plane"
+        for topic in (COLOR, DEPTH, COMPRESSED):
+            assert {tuple(cell) for cell in column(table, f"{ns}{topic}:CoordinateFrame:frame")} == {(plane,)}, topic
+        assert {tuple(c) for c in column(table, f"{ns}{CAMERA_INFO}:Pinhole:child_frame")} == {(plane,)}
+        assert {tuple(c) for c in column(table, f"{ns}{TF}:Transform3D:parent_frame")} == {(f"{robot}/odom",)}
+        assert {tuple(c) for c in column(table, f"{ns}{TF}:Transform3D:child_frame")} == {(f"{robot}/base_link",)}
+        assert last_chunk_rows(output, f"{ns}{TF_STATIC}") == len(STATIC_TRANSFORMS)  # its own, not the other's too
+        assert column(table, f"{ns}{TF_STATIC}:Transform3D:child_frame")[-1][0] in {
+            f"{robot}/{child}" for _, child, _, _ in STATIC_TRANSFORMS
+        }
 
 
 @pytest.mark.parametrize(("dds_name", "ros_name"), [

@@ -1,0 +1,214 @@
+"""Fleets: several robots with the same topics and frame names, each in its ROS namespace, in one recording.
+
+The naming rules (conversion/namespaces.py and the routes), then a real bag of two robots replayed with two
+namespaces and read back: each robot's images at its own entity paths, its frames prefixed, its 3D placed by its
+own TF. The same over live DDS is in test_live_dds.py.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from recordings import camera_info_msg, column, image_msg, last_chunk_rows, read_recording, tf_msg
+from test_replay import by_time, entities, pixels, write_bag_as, write_config
+
+from bridge.cli import main
+from bridge.config import CAMERA_INFO_TYPE, IMAGE_TYPE, TF_TYPE, ConfigError, parse_config
+from bridge.conversion.namespaces import entity_path, namespace, prefixed_frame, split_topic
+from bridge.core import TopicStats, plan_route
+from bridge.core.overrides import NODE_PARAMETERS, node_config
+from bridge.core.subscriptions import silent_topic_warnings, typed_topics
+from bridge.sinks.blueprint import configured_blueprint, default_blueprint
+
+ROBOTS = ["/robot1", "/robot2"]
+
+
+# -- the naming rules -----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("text", "expected"), [
+    ("/robot1", "/robot1"), ("robot1", "/robot1"), ("/robot1/", "/robot1"), ("/fleet/robot_2", "/fleet/robot_2"),
+])  # fmt: skip
+def test_namespaces_are_absolute_ros_names(text, expected):
+    assert namespace(text) == expected
+
+
+@pytest.mark.parametrize("text", ["", "/", "//robot1", "/robot 1", "/2robot", "/robot-1", "/a//b"])
+def test_what_is_not_a_namespace_is_refused(text):
+    with pytest.raises(ValueError, match="not a ROS namespace"):
+        namespace(text)
+
+
+def test_a_topic_belongs_to_the_longest_namespace_that_holds_it():
+    assert split_topic("/robot1/camera/image_raw", ["/robot1"]).name == "/camera/image_raw"
+    placed = split_topic("/robot1/arm/camera/image_raw", ["/robot1", "/robot1/arm"])
+    assert (placed.namespace, placed.name) == ("/robot1/arm", "/camera/image_raw")
+    assert split_topic("/robot10/camera/image_raw", ["/robot1"]) is None  # a prefix of the name is not a namespace
+    assert split_topic("/robot1", ["/robot1"]) is None
+
+
+def test_entity_paths_go_under_the_namespace_and_frames_get_its_prefix():
+    assert entity_path("/robot1", "/camera/color") == "/robot1/camera/color"
+    assert entity_path("", "/camera/color") == "/camera/color"
+    assert prefixed_frame("robot1/", "camera_link") == "robot1/camera_link"
+    assert prefixed_frame("robot1/", "/camera_link") == "robot1/camera_link"  # a ROS 1 style leading slash
+    assert prefixed_frame("robot1/", "") == ""  # no frame stays no frame: warned about, not placed
+    assert prefixed_frame("", "camera_link") == "camera_link"
+
+
+def test_config_namespaces_are_checked_and_named():
+    assert parse_config({"namespaces": ["robot1", "/robot2/"]}).namespaces == ("/robot1", "/robot2")
+    assert parse_config({"namespaces": "/robot1"}).namespaces == ("/robot1",)
+    assert parse_config({}).namespaces == () and parse_config({}).prefix_frames
+    for bad, problem in [(["/robot 1"], "namespaces: '/robot 1': not a ROS namespace"),
+                         (["/a", "a"], "namespaces: /a is given twice"),
+                         ([1], "namespaces: expected ROS namespaces"),
+                         ({"a": 1}, "namespaces: expected a list")]:  # fmt: skip
+        with pytest.raises(ConfigError, match=problem):
+            parse_config({"namespaces": bad})
+    with pytest.raises(ConfigError, match="prefix_frames: expected a boolean"):
+        parse_config({"prefix_frames": "no"})
+
+
+def test_routes_in_a_fleet():
+    config = parse_config({"namespaces": ROBOTS, "exclude": ["/camera/ir/.*"], "topics": {
+        "/camera/color/image_raw": {"entity_path": "/color", "frame_id": "camera_color_optical_frame"},
+    }})  # fmt: skip
+    color = plan_route(config, "/robot2/camera/color/image_raw", IMAGE_TYPE)
+    assert (color.name, color.entity_path, color.options.frame_id) == ("/camera/color/image_raw", "/robot2/color", "camera_color_optical_frame")
+    assert color.frame(color.options.frame_id) == "robot2/camera_color_optical_frame"  # the override is the robot's frame
+    static = plan_route(config, "/robot1/tf_static", TF_TYPE)
+    assert static.static_tf and static.entity_path == "/robot1/tf_static" and static.frame_prefix == "robot1/"
+    assert plan_route(config, "/robot1/camera/ir/image_raw", IMAGE_TYPE) is None  # exclude: the name in the robot
+    assert plan_route(config, "/tf", TF_TYPE) is None  # outside every robot
+    assert plan_route(config, "/robot3/camera/color/image_raw", IMAGE_TYPE) is None
+
+
+def test_frames_kept_as_they_are_bridge_the_global_tf_too():
+    config = parse_config({"namespaces": ROBOTS, "prefix_frames": False})
+    image = plan_route(config, "/robot1/camera/color/image_raw", IMAGE_TYPE)
+    assert image.entity_path == "/robot1/camera/color/image_raw" and image.frame("robot1/camera_link") == "robot1/camera_link"
+    tf = plan_route(config, "/tf", TF_TYPE)
+    assert tf.entity_path == "/tf" and tf.frame("robot1/base_link") == "robot1/base_link"
+    assert plan_route(config, "/camera/color/image_raw", IMAGE_TYPE) is None  # images are always a robot's
+
+
+def test_listed_topics_are_subscribed_and_reported_per_robot_with_their_full_names():
+    config = parse_config({"namespaces": ROBOTS, "auto": False, "topics": {
+        "/camera/color/image_raw": {"kind": "image"}, "/camera/color/camera_info": {"kind": "camera_info"},
+        "/tf": {"kind": "tf"},
+    }})  # fmt: skip
+    assert sorted(typed_topics(config)) == sorted(
+        (ns + name, msgtype) for ns in ROBOTS for name, msgtype in
+        [("/camera/color/image_raw", IMAGE_TYPE), ("/camera/color/camera_info", CAMERA_INFO_TYPE), ("/tf", TF_TYPE)]
+    )  # fmt: skip
+    stats = {topic: TopicStats(received=1) for topic in ("/robot1/camera/color/image_raw", "/robot1/camera/color/camera_info", "/robot1/tf")}
+    graph = {"/robot2/camera/color/image_raw": {IMAGE_TYPE}}
+    warnings = silent_topic_warnings(config, stats, graph)
+    assert [w.split(":")[0] for w in warnings] == ["/robot2/camera/color/image_raw", "/robot2/camera/color/camera_info", "/robot2/tf"]
+
+
+def test_views_of_two_robots_are_named_by_robot():
+    paths = [ns + "/camera/color/image_raw" for ns in ROBOTS] + ["/robot1/camera/depth/image_rect_raw"]
+    _, grid = default_blueprint(paths, ROBOTS).root_container.contents
+    assert [(view.name, view.origin) for view in grid.contents] == [
+        ("robot1: color/image_raw", "/robot1/camera/color/image_raw"),
+        ("robot1: depth/image_rect_raw", "/robot1/camera/depth/image_rect_raw"),
+        ("robot2: color/image_raw", "/robot2/camera/color/image_raw"),
+    ]
+    live = parse_config({"namespaces": ROBOTS, "auto": False, "topics": {"/camera/color/image_raw": {"kind": "image"}}})
+    _, grid = configured_blueprint(live).root_container.contents
+    assert [view.name for view in grid.contents] == ["robot1: color/image_raw", "robot2: color/image_raw"]
+
+
+def test_node_parameters_name_the_fleet():
+    parameters = {**NODE_PARAMETERS, "output": "out.rrd"}
+    assert node_config({**parameters, "namespaces": "/robot1, robot2"}).namespaces == tuple(ROBOTS)
+    assert not node_config({**parameters, "keep_frame_names": True}).prefix_frames
+    with pytest.raises(ConfigError, match="not a ROS namespace"):
+        node_config({**parameters, "namespaces": "/robot-1"})
+
+
+def test_a_bad_namespace_on_the_command_line_is_a_usage_error(tmp_path, caplog):
+    assert main(["live", "--namespace", "/robot 1", "-o", str(tmp_path / "x.rrd"), "--duration", "0"]) == 2
+    assert "'/robot 1': not a ROS namespace" in caplog.text
+
+
+# -- two robots in one bag, replayed into one recording -------------------------------------------
+
+T0 = 1_700_000_000_000_000_000
+PERIOD = 100_000_000
+FRAMES = 3
+K = [20.0, 0, 16.0, 0, 21.0, 12.0, 0, 0, 1]
+OPTICAL = "camera_optical_frame"
+
+
+def robot_x(ns: str) -> float:
+    """Where each robot is in the world, and so where its camera is: the robots differ only by their TF."""
+    return {"/robot1": 1.0, "/robot2": -4.0}[ns]
+
+
+def colour(ns: str, i: int) -> np.ndarray:
+    return np.random.default_rng([ROBOTS.index(ns), i]).integers(0, 256, (24, 32, 3), np.uint8)
+
+
+def robot_messages(ns: str) -> list:
+    """One robot's driver and TF, with the frame names and topics (under its namespace) of every robot."""
+    offset = ROBOTS.index(ns) * 1000  # log times of their own, so that rows can be found by it
+    static = [("base_link", "camera_link", (0.1, 0.0, 0.5), (0.0, 0.0, 0.0, 1.0)),
+              ("camera_link", OPTICAL, (0.0, 0.0, 0.0), (-0.5, 0.5, -0.5, 0.5))]  # fmt: skip
+    messages = [(f"{ns}/tf_static", tf_msg(static, T0), T0 + offset)]
+    for i in range(FRAMES):
+        stamp = T0 + i * PERIOD
+        messages += [
+            (f"{ns}/camera/color/image_raw", image_msg(colour(ns, i), "rgb8", stamp, OPTICAL), stamp + 10 + offset),
+            (f"{ns}/camera/color/camera_info", camera_info_msg(K, 32, 24, stamp, OPTICAL), stamp + 20 + offset),
+            (f"{ns}/tf", tf_msg([("odom", "base_link", (robot_x(ns), 0.0, 0.0), (0.0, 0.0, 0.0, 1.0))], stamp), stamp + 30 + offset),
+        ]  # fmt: skip
+    return messages
+
+
+@pytest.fixture(scope="module")
+def fleet_recording(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("fleet")
+    messages = sorted(robot_messages("/robot1") + robot_messages("/robot2"), key=lambda m: m[2])
+    bag = write_bag_as(tmp / "fleet", messages + [("/camera/color/image_raw", image_msg(colour("/robot1", 0), "rgb8", T0), T0 + 5)])
+    config = write_config(tmp / "robot.yaml", "topics:\n  /camera/color/camera_info: {intrinsics: K}\n")
+    assert main(["replay", "--no-progress", str(bag), "-c", str(config), "-o", str(tmp / "fleet.rrd"),
+                 "--namespace", "/robot1", "--namespace", "robot2"]) == 0  # fmt: skip
+    return tmp / "fleet.rrd", read_recording(tmp / "fleet.rrd", index="message_log_time")
+
+
+def test_each_robot_has_its_own_entities(fleet_recording):
+    _, table = fleet_recording
+    names = ["/camera/color/image_raw", "/camera/color/camera_info", "/tf", "/tf_static"]
+    assert entities(table) == {ns + name for ns in ROBOTS for name in names}  # the un-namespaced camera is no robot's
+
+
+@pytest.mark.parametrize("ns", ROBOTS)
+def test_each_robots_images_are_complete_in_its_own_image_plane(fleet_recording, ns):
+    _, table = fleet_recording
+    offset = ROBOTS.index(ns) * 1000
+    buffers = by_time(table, f"{ns}/camera/color/image_raw:Image:buffer")
+    assert sorted(buffers) == [T0 + i * PERIOD + 10 + offset for i in range(FRAMES)]
+    for i in range(FRAMES):
+        assert pixels(buffers[T0 + i * PERIOD + 10 + offset]) == colour(ns, i).tobytes()
+    plane = f"{ns.lstrip('/')}/{OPTICAL}_image_plane"
+    assert set(map(tuple, by_time(table, f"{ns}/camera/color/image_raw:CoordinateFrame:frame").values())) == {(plane,)}
+    pinhole = f"{ns}/camera/color/camera_info:Pinhole"
+    assert set(map(tuple, by_time(table, f"{pinhole}:parent_frame").values())) == {(f"{ns.lstrip('/')}/{OPTICAL}",)}
+    assert set(map(tuple, by_time(table, f"{pinhole}:child_frame").values())) == {(plane,)}
+
+
+@pytest.mark.parametrize("ns", ROBOTS)
+def test_each_robot_is_placed_by_its_own_tf(fleet_recording, ns):
+    path, table = fleet_recording
+    robot = ns.lstrip("/")
+    tf = f"{ns}/tf:Transform3D"
+    assert set(map(tuple, by_time(table, f"{tf}:parent_frame").values())) == {(f"{robot}/odom",)}
+    assert set(map(tuple, by_time(table, f"{tf}:child_frame").values())) == {(f"{robot}/base_link",)}
+    assert all(np.allclose(t, [(robot_x(ns), 0.0, 0.0)]) for t in by_time(table, f"{tf}:translation").values())
+    # Static: one row per transform, all of this robot's (the reader shows the last row).
+    assert last_chunk_rows(path, f"{ns}/tf_static") == 2
+    assert column(table, f"{ns}/tf_static:Transform3D:child_frame")[-1] == [f"{robot}/{OPTICAL}"]
+    assert column(table, f"{ns}/tf_static:Transform3D:parent_frame")[-1] == [f"{robot}/camera_link"]

@@ -11,6 +11,9 @@ robot_state_publisher does). Once every `--expect` topic has a subscriber, the c
 stream, each frame stamped with the wall-clock time it is sent and its content derived from that
 stamp (the `*_for` functions, NumPy only), so that a test can check every frame that reached a
 recording. The stamps sent are printed as JSON at the end.
+
+Topic names are relative, as drivers' are: `--ros-args -r __ns:=/robot1` puts the camera and its TF
+in a robot's namespace (`/robot1/camera/color/image_raw`, `/robot1/tf`); `--expect` names them without it.
 """
 
 import argparse
@@ -69,6 +72,12 @@ def translation_for(stamp_ns: int) -> tuple[float, float, float]:
 # -- rclpy -----------------------------------------------------------------------------------------
 
 
+def _split_ros_args(argv: list[str]) -> tuple[list[str], list[str]]:
+    """(this script's arguments, `--ros-args ...` and what follows, for rclpy)."""
+    at = argv.index("--ros-args") if "--ros-args" in argv else len(argv)
+    return argv[:at], argv[at:]
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--seconds", type=float, default=3.0)
@@ -79,26 +88,27 @@ def main() -> int:
     parser.add_argument("--expect", action="append", default=[], metavar="TOPIC", help="wait for a subscriber of TOPIC")
     parser.add_argument("--wait", type=float, default=30.0, help="at most this long for the subscribers")
     parser.add_argument("--linger", type=float, default=0.5, help="stay this long after the last frame")
-    args = parser.parse_args()
+    ours, ros_args = _split_ros_args(sys.argv)
+    args = parser.parse_args(ours[1:])
 
     import rclpy
     from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy, qos_profile_sensor_data
     from sensor_msgs.msg import CameraInfo, CompressedImage, Image
     from tf2_msgs.msg import TFMessage
 
-    rclpy.init()
+    rclpy.init(args=[sys.argv[0], *ros_args])
     node = rclpy.create_node("test_camera")
     latched = QoSProfile(depth=1, reliability=ReliabilityPolicy.RELIABLE, durability=DurabilityPolicy.TRANSIENT_LOCAL)
-    static = node.create_publisher(TFMessage, TF_STATIC, latched)
+    static = node.create_publisher(TFMessage, TF_STATIC[1:], latched)  # relative: in the node's namespace
     static.publish(tf_message(TFMessage, STATIC_TRANSFORMS, time.time_ns()))
     print(LATCHED, file=sys.stderr, flush=True)  # what a test waits for before it starts a late subscriber
     publishers = {
-        COLOR: node.create_publisher(Image, COLOR, 10),  # rclpy's default: reliable, keep last 10
-        DEPTH: node.create_publisher(Image, DEPTH, 10),
-        COMPRESSED: node.create_publisher(CompressedImage, COMPRESSED, qos_profile_sensor_data),
-        COLOR_INFO: node.create_publisher(CameraInfo, COLOR_INFO, 10),
-        DEPTH_INFO: node.create_publisher(CameraInfo, DEPTH_INFO, 10),
-        TF: node.create_publisher(TFMessage, TF, 100),
+        COLOR: node.create_publisher(Image, COLOR[1:], 10),  # rclpy's default: reliable, keep last 10
+        DEPTH: node.create_publisher(Image, DEPTH[1:], 10),
+        COMPRESSED: node.create_publisher(CompressedImage, COMPRESSED[1:], qos_profile_sensor_data),
+        COLOR_INFO: node.create_publisher(CameraInfo, COLOR_INFO[1:], 10),
+        DEPTH_INFO: node.create_publisher(CameraInfo, DEPTH_INFO[1:], 10),
+        TF: node.create_publisher(TFMessage, TF[1:], 100),
     }
     deadline = time.monotonic() + args.wait
     while missing := [topic for topic in args.expect if publishers[topic].get_subscription_count() == 0]:

@@ -19,7 +19,7 @@ import signal
 import subprocess
 import sys
 import time
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from typing import ContextManager, Iterator
 
@@ -239,6 +239,53 @@ def test_node_in_auto_mode_loses_no_frame_to_start_up(tmp_path: Path, ros_env: d
     for name in (f"{COLOR}:Image:buffer", f"{DEPTH}:DepthImage:buffer", f"{COLOR_INFO}:Pinhole:image_from_camera"):
         logged = {stamp for stamp, _ in cells(output, name)}
         assert set(stamps[:30]) <= logged, (name, sorted(set(stamps[:30]) - logged))
+
+
+@needs_ros
+def test_node_records_two_robots_in_their_namespaces_apart(tmp_path: Path, ros_env: dict, jpegs: list[Path]) -> None:
+    """Two rclpy cameras with the same topics and frames, each in its robot's namespace (`__ns`), into one node."""
+    robots = ["/robot1", "/robot2"]
+    config = tmp_path / "bridge.yaml"
+    config.write_text(CONFIG)  # one robot's topics, without a namespace
+    output = tmp_path / "fleet.rrd"
+    with bridge_node(f"config:={config}", f"output:={output}", "namespaces:=[/robot1, robot2]") as node:
+        time.sleep(3.0)  # the node is up before the cameras
+        with ExitStack() as stack:
+            cameras = {ns: stack.enter_context(camera(
+                sys.executable, ros_env, "--seconds", 2, "--width", 320, "--height", 240,
+                *[a for j in jpegs for a in ("--jpeg", j)], *[a for t in STREAMED for a in ("--expect", t)],
+                "--ros-args", "-r", f"__ns:={ns}")) for ns in robots}  # fmt: skip
+            sent = {ns: set(sent_stamps(process)) for ns, process in cameras.items()}
+        time.sleep(0.5)
+        node.send_signal(signal.SIGINT)
+        _, log = node.communicate(timeout=60)
+
+    assert node.returncode == 0 and no_errors(log), log
+    counts = summary_counts(log)
+    table, _ = read_back(output)
+    jpeg_data = [path.read_bytes() for path in jpegs]
+    for ns in robots:
+        robot = ns.lstrip("/")
+        for topic in ALL_TOPICS:
+            topic_counts = counts.get(ns + topic, {})
+            assert topic_counts.get("logged", 0) > 0, (ns + topic, log)
+            assert topic_counts["received"] == topic_counts["logged"] + topic_counts.get("dropped", 0), (ns + topic, log)
+        checks = {  # every row at a robot's entity is one that robot sent, intact
+            f"{ns}{COLOR}:Image:buffer": lambda stamp, cell: np.array_equal(buffer(cell), color_for(stamp, (240, 320)).ravel()),
+            f"{ns}{COMPRESSED}:EncodedImage:blob": lambda stamp, cell: buffer(cell).tobytes() == jpeg_for(stamp, jpeg_data),
+            f"{ns}{COLOR_INFO}:Pinhole:image_from_camera": lambda stamp, cell: cell.as_py()[0] == focal_length_for(stamp),
+            f"{ns}{TF}:Transform3D:translation": lambda stamp, cell: np.allclose(cell.as_py(), translation_for(stamp)),
+        }  # fmt: skip
+        for name, matches in checks.items():
+            rows = cells(table, name)
+            assert len(rows) == counts[name.split(":")[0]]["logged"], name
+            assert all(stamp in sent[ns] and matches(stamp, cell) for stamp, cell in rows), name
+        assert column(table, f"{ns}{COLOR}:CoordinateFrame:frame")[0] == [f"{robot}/{COLOR_FRAME}_image_plane"]
+        assert column(table, f"{ns}{TF}:Transform3D:child_frame")[0] == [f"{robot}/base_link"]
+        assert last_chunk_rows(output, f"{ns}{TF_STATIC}") == len(STATIC_TRANSFORMS)
+        assert column(table, f"{ns}{TF_STATIC}:Transform3D:parent_frame")[-1][0] in {
+            f"{robot}/{parent}" for parent, _, _, _ in STATIC_TRANSFORMS
+        }
 
 
 @needs_ros

@@ -7,8 +7,19 @@ own TF. The same over live DDS is in test_live_dds.py.
 
 from __future__ import annotations
 
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
 import numpy as np
+import pyarrow.compute as pc
 import pytest
+import rerun as rr
+from cli_process import running_bridge
+from ports import free_port, wait_for_port
 from recordings import camera_info_msg, column, image_msg, last_chunk_rows, read_recording, tf_msg
 from test_replay import by_time, entities, pixels, write_bag_as, write_config
 
@@ -212,3 +223,48 @@ def test_each_robot_is_placed_by_its_own_tf(fleet_recording, ns):
     assert last_chunk_rows(path, f"{ns}/tf_static") == 2
     assert column(table, f"{ns}/tf_static:Transform3D:child_frame")[-1] == [f"{robot}/{OPTICAL}"]
     assert column(table, f"{ns}/tf_static:Transform3D:parent_frame")[-1] == [f"{robot}/camera_link"]
+
+
+# -- one bridge per robot, each its own recording, into one viewer --------------------------------
+
+
+def settled(path: Path, quiet_s: float = 1.0, within_s: float = 60.0) -> None:
+    """Wait until `path` has stopped growing: the viewer has saved what the bridges sent it."""
+    deadline = time.monotonic() + within_s
+    size = -1
+    while time.monotonic() < deadline and (not path.exists() or path.stat().st_size != size):
+        size = path.stat().st_size if path.exists() else -1
+        time.sleep(quiet_s)
+
+
+def test_one_bridge_per_robot_gives_each_its_own_recording_in_one_viewer(tmp_path):
+    """The other way: `--namespace` and `--recording-id` per robot, every bridge streaming to one viewer."""
+    bag = write_bag_as(tmp_path / "fleet", sorted(robot_messages("/robot1") + robot_messages("/robot2"), key=lambda m: m[2]))
+    port = free_port()
+    received = tmp_path / "viewer.rrd"
+    # Rerun's own viewer process, headless: it saves what it receives. Its own process group, as in test_viewer_gone.
+    viewer = subprocess.Popen([str(Path(sys.executable).with_name("rerun")), "--port", str(port), "--bind", "127.0.0.1",
+                               "--save", str(received)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                              start_new_session=True)  # fmt: skip
+    try:
+        wait_for_port(port)
+        for ns in ROBOTS:
+            robot = ns.lstrip("/")
+            with running_bridge("replay", bag, "--namespace", ns, "--application-id", "fleet", "--recording-id", robot,
+                                "--connect", str(port)) as bridge:  # fmt: skip
+                _, stderr = bridge.communicate(timeout=120)
+            assert bridge.returncode == 0, stderr
+        settled(received)
+    finally:
+        os.killpg(viewer.pid, signal.SIGTERM)  # what it received is in its file (streamed as it came)
+        viewer.wait(timeout=30)
+
+    with rr.server.Server(datasets={"d": [str(received)]}) as server:
+        dataset = server.client().get_dataset("d")
+        assert sorted(dataset.segment_ids()) == ["robot1", "robot2"]
+        table = dataset.reader(index="message_log_time").to_arrow_table()
+    for ns in ROBOTS:
+        rows = table.filter(pc.equal(table["rerun_segment_id"], ns.lstrip("/")))
+        logged = {name.split(":")[0] for name in rows.column_names if ":" in name and rows[name].null_count < len(rows)}
+        assert logged == {ns + name for name in ("/camera/color/image_raw", "/camera/color/camera_info", "/tf", "/tf_static")}
+        assert rows.filter(pc.is_valid(rows[f"{ns}/camera/color/image_raw:Image:buffer"])).num_rows == FRAMES

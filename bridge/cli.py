@@ -388,7 +388,8 @@ def _run_check_config(args: argparse.Namespace) -> int:
     from .config import load_config
 
     config = load_config(args.config)
-    print(f"{args.config}: valid ({len(config.topics)} topics configured, auto={'on' if config.auto else 'off'})")
+    fleet = f", namespaces {' '.join(config.namespaces)}" if config.namespaces else ""
+    print(f"{args.config}: valid ({len(config.topics)} topics configured, auto={'on' if config.auto else 'off'}{fleet})")
     return 0
 
 

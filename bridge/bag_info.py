@@ -13,7 +13,7 @@ from .config import FFMPEG_PACKET_TYPE, IMAGE_TYPE, VIDEO_TYPES, BridgeConfig
 from .conversion.compressed import is_compressed_depth
 from .conversion.image import DEFAULT_DEPTH_ENCODINGS
 from .conversion.video import codec_from_format
-from .core.routes import Route, RouteError, plan_route
+from .core.routes import Route, RouteError, placed_topic, plan_route
 from .sources.bag import Bag, BagError
 
 _ARCHETYPES = {"image": "Image", "depth": "DepthImage", "compressed": "EncodedImage",
@@ -69,7 +69,9 @@ def _becomes(config: BridgeConfig, topic: str, route: Route | str | None, first:
     if isinstance(route, str):
         return f"- {route}"
     if route is None:
-        return "- not bridged" if config.selects(topic) else "- not bridged (include/exclude)"
+        if (placed := placed_topic(config, topic)) is None:
+            return "- not bridged (in none of the namespaces)"
+        return "- not bridged" if config.selects(placed.name) else "- not bridged (include/exclude)"
     if route.kind is None:
         return f"{route.entity_path}: {_by_message(route.msgtype, first)}"
     static = ", static" if route.static_tf else ""

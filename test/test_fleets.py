@@ -140,6 +140,15 @@ def test_node_parameters_name_the_fleet():
         node_config({**parameters, "namespaces": "/robot-1"})
 
 
+def test_info_says_which_topics_are_of_no_robot(tmp_path, capsys):
+    bag = write_bag_as(tmp_path / "fleet", robot_messages("/robot1") + robot_messages("/robot2"))
+    assert main(["info", str(bag), "--namespace", "/robot2", "--exclude", "/tf"]) == 0
+    rows = {line.split()[0]: line.split("  ")[-1].strip() for line in capsys.readouterr().out.splitlines()[2:]}
+    assert rows["/robot2/camera/color/image_raw"] == "/robot2/camera/color/image_raw: image or depth, by encoding"
+    assert rows["/robot2/tf"] == "- not bridged (include/exclude)"  # the name within the robot
+    assert rows["/robot1/tf"] == "- not bridged (in none of the namespaces)"
+
+
 def test_a_bad_namespace_on_the_command_line_is_a_usage_error(tmp_path, caplog):
     assert main(["live", "--namespace", "/robot 1", "-o", str(tmp_path / "x.rrd"), "--duration", "0"]) == 2
     assert "'/robot 1': not a ROS namespace" in caplog.text
@@ -184,7 +193,8 @@ def fleet_recording(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("fleet")
     messages = sorted(robot_messages("/robot1") + robot_messages("/robot2"), key=lambda m: m[2])
     bag = write_bag_as(tmp / "fleet", messages + [("/camera/color/image_raw", image_msg(colour("/robot1", 0), "rgb8", T0), T0 + 5)])
-    config = write_config(tmp / "robot.yaml", "topics:\n  /camera/color/camera_info: {intrinsics: K}\n")
+    config = write_config(tmp / "robot.yaml", "topics:\n  /camera/color/camera_info: {intrinsics: K}\n"
+                                              "  /camera/color/image_raw: {rectify: {entity_path: /camera/color/image_rect}}\n")
     assert main(["replay", "--no-progress", str(bag), "-c", str(config), "-o", str(tmp / "fleet.rrd"),
                  "--namespace", "/robot1", "--namespace", "robot2"]) == 0  # fmt: skip
     return tmp / "fleet.rrd", read_recording(tmp / "fleet.rrd", index="message_log_time")
@@ -192,7 +202,7 @@ def fleet_recording(tmp_path_factory):
 
 def test_each_robot_has_its_own_entities(fleet_recording):
     _, table = fleet_recording
-    names = ["/camera/color/image_raw", "/camera/color/camera_info", "/tf", "/tf_static"]
+    names = ["/camera/color/image_raw", "/camera/color/image_rect", "/camera/color/camera_info", "/tf", "/tf_static"]
     assert entities(table) == {ns + name for ns in ROBOTS for name in names}  # the un-namespaced camera is no robot's
 
 
@@ -209,6 +219,10 @@ def test_each_robots_images_are_complete_in_its_own_image_plane(fleet_recording,
     pinhole = f"{ns}/camera/color/camera_info:Pinhole"
     assert set(map(tuple, by_time(table, f"{pinhole}:parent_frame").values())) == {(f"{ns.lstrip('/')}/{OPTICAL}",)}
     assert set(map(tuple, by_time(table, f"{pinhole}:child_frame").values())) == {(plane,)}
+    # Rectified through its own robot's calibration, into its own robot's rectified image plane.
+    rect_plane = f"{ns.lstrip('/')}/{OPTICAL}_rect_image_plane"
+    assert set(map(tuple, by_time(table, f"{ns}/camera/color/image_rect:CoordinateFrame:frame").values())) == {(rect_plane,)}
+    assert len(by_time(table, f"{ns}/camera/color/image_rect:Image:buffer")) == FRAMES - 1  # from the first CameraInfo on
 
 
 @pytest.mark.parametrize("ns", ROBOTS)

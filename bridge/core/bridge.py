@@ -271,7 +271,8 @@ class Bridge:
         rectified = rectifier.rectify(msg, calibration, frame_id, _AS_DEPTH.get(route.kind), depth=route.options.depth, **convert)
         if rectified is None:
             return None
-        entity = route.options.rectify.entity_path or route.entity_path.rstrip("/") + "/rect"
+        configured = route.options.rectify.entity_path
+        entity = route.entity(configured) if configured else route.entity_path.rstrip("/") + "/rect"
         return entity, *rectified
 
     def _video_rows(self, route: Route, msg: Any, times: dict[str, int], limit: dict) -> tuple[list[Row], bool] | None:

@@ -26,11 +26,16 @@ class Route:
     entity_path: str
     options: TopicConfig
     name: str  # the topic as the config names it: without the robot's namespace
+    namespace: str = ""  # the robot's, in a fleet: the entities of the topic go under it
     frame_prefix: str = ""  # given to every frame name the topic carries: `robot1/` in a fleet
 
     def frame(self, frame_id: str) -> str:
         """A frame name as it is logged: with the robot's prefix, in a fleet."""
         return prefixed_frame(self.frame_prefix, frame_id)
+
+    def entity(self, configured_path: str) -> str:
+        """An entity path the config gives for this topic (besides `entity_path`), under the robot's namespace."""
+        return entity_path(self.namespace, configured_path)
 
     @property
     def carries_images(self) -> bool:
@@ -43,7 +48,7 @@ class Route:
 
 def plan_route(config: BridgeConfig, topic: str, msgtype: str) -> Route | None:
     """The route for a topic, or None when it is not bridged."""
-    placed = _placed(config, topic)
+    placed = placed_topic(config, topic)
     if placed is None:
         return None
     name = placed.name
@@ -63,7 +68,8 @@ def plan_route(config: BridgeConfig, topic: str, msgtype: str) -> Route | None:
     # CameraInfo and TF have one conversion each; images are decided per message unless the config says.
     kind = {CAMERA_INFO_TYPE: TopicKind.CAMERA_INFO, TF_TYPE: TopicKind.TF}.get(msgtype, options.kind)
     prefix = frame_prefix(placed.namespace) if config.prefix_frames else ""
-    return Route(topic, msgtype, kind, entity_path(placed.namespace, options.entity_path or name), options, name, prefix)
+    path = entity_path(placed.namespace, options.entity_path or name)
+    return Route(topic, msgtype, kind, path, options, name, placed.namespace, prefix)
 
 
 def configured_topics(config: BridgeConfig) -> dict[str, tuple[str, TopicConfig]]:
@@ -77,7 +83,7 @@ def configured_topics(config: BridgeConfig) -> dict[str, tuple[str, TopicConfig]
             for ns in namespaces for name, options in config.topics.items()}  # fmt: skip
 
 
-def _placed(config: BridgeConfig, topic: str) -> NamespacedTopic | None:
+def placed_topic(config: BridgeConfig, topic: str) -> NamespacedTopic | None:
     """Which robot a topic is of, and its name there; None for a topic of none of the fleet's robots.
 
     Without `namespaces` every topic is its own name. In a fleet whose frames are not prefixed, the

@@ -255,6 +255,9 @@ def _add_fleet(command: argparse.ArgumentParser) -> None:
                          help="a robot's ROS namespace (repeatable, replaces the config's `namespaces`): the config's "
                               "topics, /tf and /tf_static are bridged under each, at entity paths under /NS, with their "
                               "frames named NS/frame")  # fmt: skip
+    command.add_argument("--shared-frame", dest="shared_frames", action="append", default=[], metavar="FRAME",
+                         help="with namespaces: a frame every robot shares, left unprefixed, such as map (repeatable, "
+                              "replaces the config's `shared_frames`)")  # fmt: skip
     command.add_argument("--keep-frame-names", action="store_true",
                          help="with namespaces: leave frame names as they are (the robots' frames are distinct "
                               "already), and bridge the global /tf and /tf_static as well")  # fmt: skip
@@ -287,6 +290,8 @@ def _config(args: argparse.Namespace):
         config = config.with_filters(filters.include, filters.exclude)
     if getattr(args, "namespaces", None):  # checked as the config's own list is
         config = replace(config, namespaces=parse_config({"namespaces": args.namespaces}).namespaces)
+    if getattr(args, "shared_frames", None):
+        config = replace(config, shared_frames=parse_config({"shared_frames": args.shared_frames}).shared_frames)
     if getattr(args, "keep_frame_names", False):
         config = replace(config, prefix_frames=False)
     return _with_compression(args, config) if hasattr(args, "video") else config

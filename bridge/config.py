@@ -15,6 +15,7 @@ junk, huge numbers, deep nesting, alias bombs): never another exception, in boun
     include: ['/camera/.*']
     exclude: ['.*/ir/.*']
     namespaces: [/robot1, /robot2]   # a fleet: each topic below is bridged under each namespace (see `namespaces`)
+    shared_frames: [map]             # a fleet's frames that are not the robot's own: not prefixed
     topics:
       /camera/depth/image_rect_raw:
         entity_path: /camera/depth
@@ -179,6 +180,7 @@ class BridgeConfig:
     # its entity paths and frame names are given the robot's namespace (see conversion/namespaces.py).
     namespaces: tuple[str, ...] = ()
     prefix_frames: bool = True  # False: the robots' frames are distinct already (one global /tf, bridged as is)
+    shared_frames: frozenset[str] = frozenset()  # frames not prefixed: the fleet's common `map`
 
     def topic(self, name: str) -> TopicConfig:
         """A topic's options, with the config-wide video and depth compression where it sets none."""
@@ -417,7 +419,7 @@ def _tag(tag: str) -> str:
 def parse_config(document: Any, base_dir: Path = Path(".")) -> BridgeConfig:
     """Validate a config read from YAML or built in code; a relative `file` sink is taken from `base_dir`."""
     root = _Mapping(document, "", {"recording", "auto", "include", "exclude", "topics", "video", "depth_compression",
-                                   "namespaces", "prefix_frames"})  # fmt: skip
+                                   "namespaces", "prefix_frames", "shared_frames"})  # fmt: skip
     topics = _Mapping(root.get("topics", {}), "topics", None)
     config = BridgeConfig(
         recording=_recording(root.get("recording", {}), base_dir),
@@ -429,6 +431,7 @@ def parse_config(document: Any, base_dir: Path = Path(".")) -> BridgeConfig:
         depth_compression=root.choice("depth_compression", DepthCompression, None),
         namespaces=_namespaces(root.get("namespaces", []), "namespaces"),
         prefix_frames=root.typed("prefix_frames", bool, True),
+        shared_frames=_frame_names(root.get("shared_frames", []), "shared_frames"),
     )
     _check_colour_topics(config)
     return config
@@ -729,6 +732,15 @@ def _namespaces(value: Any, path: str) -> tuple[str, ...]:
             raise ConfigError(f"{path}: {name} is given twice")
         found.append(name)
     return tuple(found)
+
+
+def _frame_names(value: Any, path: str) -> frozenset[str]:
+    """TF frame names, as tf2 writes them (no leading slash)."""
+    if isinstance(value, str):
+        value = [value]
+    if not isinstance(value, list) or not all(isinstance(item, str) and item.strip("/") for item in value):
+        raise ConfigError(f"{path}: expected a list of TF frame names (like map), got {_shown(value)}")
+    return frozenset(item.lstrip("/") for item in value)
 
 
 def _patterns(value: Any, path: str) -> tuple[str, ...]:

@@ -27,6 +27,7 @@ OVERRIDES = {
     "application_id": (str, "", "Rerun application id"),
     "recording_id": (str, "", "Rerun recording id (recordings with the same id merge in the viewer)"),
     "namespaces": (str, "", "a fleet's robots' ROS namespaces, e.g. /robot1,/robot2 (see the README's Fleets)"),
+    "shared_frames": (str, "", "with namespaces: frames every robot shares, left unprefixed, e.g. map"),
     "keep_frame_names": (bool, "false", "with namespaces: leave frame names as they are, and bridge the global /tf"),
 }
 

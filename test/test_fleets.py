@@ -65,6 +65,8 @@ def test_entity_paths_go_under_the_namespace_and_frames_get_its_prefix():
     assert prefixed_frame("robot1/", "/camera_link") == "robot1/camera_link"  # a ROS 1 style leading slash
     assert prefixed_frame("robot1/", "") == ""  # no frame stays no frame: warned about, not placed
     assert prefixed_frame("", "camera_link") == "camera_link"
+    assert prefixed_frame("robot1/", "map", shared={"map"}) == "map"  # the fleet's common frame
+    assert prefixed_frame("robot1/", "odom", shared={"map"}) == "robot1/odom"
 
 
 def test_config_namespaces_are_checked_and_named():
@@ -79,6 +81,9 @@ def test_config_namespaces_are_checked_and_named():
             parse_config({"namespaces": bad})
     with pytest.raises(ConfigError, match="prefix_frames: expected a boolean"):
         parse_config({"prefix_frames": "no"})
+    assert parse_config({"shared_frames": ["map", "/world"]}).shared_frames == {"map", "world"}
+    with pytest.raises(ConfigError, match="shared_frames: expected a list of TF frame names"):
+        parse_config({"shared_frames": ["map", ""]})
 
 
 def test_routes_in_a_fleet():
@@ -136,6 +141,7 @@ def test_node_parameters_name_the_fleet():
     parameters = {**NODE_PARAMETERS, "output": "out.rrd"}
     assert node_config({**parameters, "namespaces": "/robot1, robot2"}).namespaces == tuple(ROBOTS)
     assert not node_config({**parameters, "keep_frame_names": True}).prefix_frames
+    assert node_config({**parameters, "shared_frames": "map,world"}).shared_frames == {"map", "world"}
     with pytest.raises(ConfigError, match="not a ROS namespace"):
         node_config({**parameters, "namespaces": "/robot-1"})
 
@@ -168,6 +174,11 @@ def robot_x(ns: str) -> float:
     return {"/robot1": 1.0, "/robot2": -4.0}[ns]
 
 
+def odom_in_map(ns: str) -> tuple[float, float, float]:
+    """Where each robot's localisation puts its odom frame in the map the robots share."""
+    return {"/robot1": (0.0, 0.0, 0.0), "/robot2": (0.0, 3.0, 0.0)}[ns]
+
+
 def colour(ns: str, i: int) -> np.ndarray:
     return np.random.default_rng([ROBOTS.index(ns), i]).integers(0, 256, (24, 32, 3), np.uint8)
 
@@ -176,7 +187,8 @@ def robot_messages(ns: str) -> list:
     """One robot's driver and TF, with the frame names and topics (under its namespace) of every robot."""
     offset = ROBOTS.index(ns) * 1000  # log times of their own, so that rows can be found by it
     static = [("base_link", "camera_link", (0.1, 0.0, 0.5), (0.0, 0.0, 0.0, 1.0)),
-              ("camera_link", OPTICAL, (0.0, 0.0, 0.0), (-0.5, 0.5, -0.5, 0.5))]  # fmt: skip
+              ("camera_link", OPTICAL, (0.0, 0.0, 0.0), (-0.5, 0.5, -0.5, 0.5)),
+              ("map", "odom", odom_in_map(ns), (0.0, 0.0, 0.0, 1.0))]  # fmt: skip
     messages = [(f"{ns}/tf_static", tf_msg(static, T0), T0 + offset)]
     for i in range(FRAMES):
         stamp = T0 + i * PERIOD
@@ -196,7 +208,7 @@ def fleet_recording(tmp_path_factory):
     config = write_config(tmp / "robot.yaml", "topics:\n  /camera/color/camera_info: {intrinsics: K}\n"
                                               "  /camera/color/image_raw: {rectify: {entity_path: /camera/color/image_rect}}\n")
     assert main(["replay", "--no-progress", str(bag), "-c", str(config), "-o", str(tmp / "fleet.rrd"),
-                 "--namespace", "/robot1", "--namespace", "robot2"]) == 0  # fmt: skip
+                 "--namespace", "/robot1", "--namespace", "robot2", "--shared-frame", "map"]) == 0  # fmt: skip
     return tmp / "fleet.rrd", read_recording(tmp / "fleet.rrd", index="message_log_time")
 
 
@@ -233,10 +245,11 @@ def test_each_robot_is_placed_by_its_own_tf(fleet_recording, ns):
     assert set(map(tuple, by_time(table, f"{tf}:parent_frame").values())) == {(f"{robot}/odom",)}
     assert set(map(tuple, by_time(table, f"{tf}:child_frame").values())) == {(f"{robot}/base_link",)}
     assert all(np.allclose(t, [(robot_x(ns), 0.0, 0.0)]) for t in by_time(table, f"{tf}:translation").values())
-    # Static: one row per transform, all of this robot's (the reader shows the last row).
-    assert last_chunk_rows(path, f"{ns}/tf_static") == 2
-    assert column(table, f"{ns}/tf_static:Transform3D:child_frame")[-1] == [f"{robot}/{OPTICAL}"]
-    assert column(table, f"{ns}/tf_static:Transform3D:parent_frame")[-1] == [f"{robot}/camera_link"]
+    # Static: one row per transform, all of this robot's (the reader shows the last row): its odom in the shared map.
+    assert last_chunk_rows(path, f"{ns}/tf_static") == 3
+    assert column(table, f"{ns}/tf_static:Transform3D:child_frame")[-1] == [f"{robot}/odom"]
+    assert column(table, f"{ns}/tf_static:Transform3D:parent_frame")[-1] == ["map"]
+    assert np.allclose(column(table, f"{ns}/tf_static:Transform3D:translation")[-1], [odom_in_map(ns)])
 
 
 # -- one bridge per robot, each its own recording, into one viewer --------------------------------

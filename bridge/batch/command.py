@@ -76,7 +76,9 @@ def run_convert(args: argparse.Namespace) -> int:
         log.error("%s: not a folder (-o names the folder the recordings go to)", args.out_dir)
         return EXIT_USAGE
     config = _config(args)  # the config file (or the defaults) with --include/--exclude, checked as for replay
-    settings = config_hash(args.config, args.include, args.exclude, config.namespaces, config.prefix_frames)
+    fleet = {"namespaces": list(config.namespaces), "prefix_frames": config.prefix_frames,
+             "shared_frames": sorted(config.shared_frames)} if config.namespaces else None  # fmt: skip
+    settings = config_hash(args.config, args.include, args.exclude, fleet)
     try:
         jobs = find_bags(args.inputs, args.out_dir)
     except DiscoveryError as err:

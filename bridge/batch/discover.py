@@ -21,7 +21,7 @@ import re
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterable, Sequence
+from typing import Any, Iterable, Mapping, Sequence
 
 from .. import __version__
 
@@ -142,12 +142,13 @@ def _input_files(bag: Path) -> Iterable[InputFile]:
 
 
 def config_hash(config_file: Path | None, include: Sequence[str] = (), exclude: Sequence[str] = (),
-                namespaces: Sequence[str] = (), prefix_frames: bool = True) -> str:
-    """The conversion's settings: the config file's bytes (none: the defaults), the topic filters and the fleet's
-    namespaces (as given on the command line or in the file)."""
+                fleet: Mapping[str, Any] | None = None) -> str:
+    """The conversion's settings: the config file's bytes (none: the defaults), the topic filters and, for a fleet,
+    how its robots are named (as the command line or the file gives it)."""
     text = config_file.read_bytes().hex() if config_file is not None else None
-    settings = json.dumps({"config": text, "include": list(include), "exclude": list(exclude),
-                           "namespaces": list(namespaces), "prefix_frames": prefix_frames}, sort_keys=True)  # fmt: skip
+    fleet_settings = {"fleet": dict(fleet)} if fleet else {}  # without: the hash of a run before fleets
+    settings = json.dumps({"config": text, "include": list(include), "exclude": list(exclude), **fleet_settings},
+                          sort_keys=True)  # fmt: skip
     return hashlib.sha256(settings.encode()).hexdigest()[:16]
 
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import Iterable
+from typing import Collection, Iterable
 
 # A ROS name's tokens (rcl's rules): a letter or underscore first, then letters, digits, underscores.
 _TOKEN = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
@@ -57,9 +57,10 @@ def frame_prefix(ns: str) -> str:
     return ns.lstrip("/") + "/" if ns else ""
 
 
-def prefixed_frame(prefix: str, frame: str) -> str:
-    """`camera_link` as `robot1/camera_link`; an empty frame stays empty (it names no frame to place)."""
-    return prefix + frame.lstrip("/") if prefix and frame else frame
+def prefixed_frame(prefix: str, frame: str, shared: Collection[str] = ()) -> str:
+    """`camera_link` as `robot1/camera_link`; an empty frame stays empty (it names no frame to place), and so do
+    the frames every robot shares (`map`, which each robot's localisation publishes its `odom` in)."""
+    return prefix + frame.lstrip("/") if prefix and frame and frame.lstrip("/") not in shared else frame
 
 
 def robot_view_name(ns: str, name: str) -> str:

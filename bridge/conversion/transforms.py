@@ -17,12 +17,11 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass
-from typing import Any, Iterable, Mapping, Protocol, Sequence
+from typing import Any, Callable, Iterable, Mapping, Protocol, Sequence
 
 import numpy as np
 import rerun as rr
 
-from .namespaces import prefixed_frame
 
 FLOAT32_MAX = float(np.finfo(np.float32).max)
 
@@ -109,10 +108,10 @@ def _vector(values: tuple[float, ...]) -> str:
     return "(" + ", ".join(str(value) for value in values) + ")"
 
 
-def transform_columns(transforms: Iterable[TransformStampedMsg], frame_prefix: str = "") -> rr.ComponentColumnList:
+def transform_columns(transforms: Iterable[TransformStampedMsg], frame: Callable[[str], str] = str) -> rr.ComponentColumnList:
     """Transform3D columns with one row per transform, each from its child frame to its parent.
 
-    `frame_prefix` is given to both frames' names: a fleet's robot's (`robot1/`), see `namespaces`.
+    `frame` names both frames as they are logged: in a fleet, with the robot's prefix (see `namespaces`).
     """
     transforms = list(transforms)
     return rr.Transform3D.columns(
@@ -121,6 +120,6 @@ def transform_columns(transforms: Iterable[TransformStampedMsg], frame_prefix: s
             (t.transform.rotation.x, t.transform.rotation.y, t.transform.rotation.z, t.transform.rotation.w)
             for t in transforms
         ],
-        parent_frame=[prefixed_frame(frame_prefix, t.header.frame_id) for t in transforms],
-        child_frame=[prefixed_frame(frame_prefix, t.child_frame_id) for t in transforms],
+        parent_frame=[frame(t.header.frame_id) for t in transforms],
+        child_frame=[frame(t.child_frame_id) for t in transforms],
     )

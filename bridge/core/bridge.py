@@ -354,11 +354,11 @@ class Bridge:
                     latest.update((t.child_frame_id, t) for t in transforms)
                 static = list(latest.values())
             # Static data is replaced as a whole: each time, every static transform of the topic seen so far.
-            columns = transform_columns(static, route.frame_prefix)
+            columns = transform_columns(static, route.frame)
             self.recording.send_columns(route.entity_path, columns, len(static), times=None)
             return
         for stamp, transforms in groups.items():
-            columns = transform_columns(transforms, route.frame_prefix)
+            columns = transform_columns(transforms, route.frame)
             self.recording.send_columns(route.entity_path, columns, len(transforms), _times(stamp, log_time_ns))
 
     def _in_tree(self, route: Route, transforms: list[Any]) -> list[Any]:

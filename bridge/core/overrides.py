@@ -37,6 +37,7 @@ NODE_PARAMETERS: dict[str, str | bool] = {
     "application_id": "",
     "recording_id": "",
     "namespaces": "",  # a fleet's robots: /robot1,/robot2 (or a string array); replaces the config's `namespaces`
+    "shared_frames": "",  # with namespaces: frames every robot shares (map), left unprefixed; replaces the config's
     "keep_frame_names": False,  # with namespaces: frames are distinct already, and the global /tf is bridged too
 }
 
@@ -60,8 +61,10 @@ def node_config(parameters: Mapping[str, str | bool]) -> BridgeConfig:
         recording_id=str(parameters["recording_id"]) or None,
     )
     config = overrides.apply(config)
-    if namespaces := [name for name in re.split(r"[,\s]+", str(parameters["namespaces"])) if name]:
+    if namespaces := _items(parameters["namespaces"]):
         config = replace(config, namespaces=parse_config({"namespaces": namespaces}).namespaces)
+    if shared_frames := _items(parameters["shared_frames"]):
+        config = replace(config, shared_frames=parse_config({"shared_frames": shared_frames}).shared_frames)
     if parameters["keep_frame_names"]:
         config = replace(config, prefix_frames=False)
     if not config.recording.sinks.any():
@@ -70,3 +73,8 @@ def node_config(parameters: Mapping[str, str | bool]) -> BridgeConfig:
             "or the output, spawn, connect or serve parameter"
         )
     return config
+
+
+def _items(parameter: str | bool) -> list[str]:
+    """A list parameter's items: `/robot1,/robot2` (the node joins a string array so)."""
+    return [item for item in re.split(r"[,\s]+", str(parameter)) if item]

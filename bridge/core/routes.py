@@ -28,10 +28,11 @@ class Route:
     name: str  # the topic as the config names it: without the robot's namespace
     namespace: str = ""  # the robot's, in a fleet: the entities of the topic go under it
     frame_prefix: str = ""  # given to every frame name the topic carries: `robot1/` in a fleet
+    shared_frames: frozenset[str] = frozenset()  # but these, which every robot of the fleet shares
 
     def frame(self, frame_id: str) -> str:
         """A frame name as it is logged: with the robot's prefix, in a fleet."""
-        return prefixed_frame(self.frame_prefix, frame_id)
+        return prefixed_frame(self.frame_prefix, frame_id, self.shared_frames)
 
     def entity(self, configured_path: str) -> str:
         """An entity path the config gives for this topic (besides `entity_path`), under the robot's namespace."""
@@ -69,7 +70,7 @@ def plan_route(config: BridgeConfig, topic: str, msgtype: str) -> Route | None:
     kind = {CAMERA_INFO_TYPE: TopicKind.CAMERA_INFO, TF_TYPE: TopicKind.TF}.get(msgtype, options.kind)
     prefix = frame_prefix(placed.namespace) if config.prefix_frames else ""
     path = entity_path(placed.namespace, options.entity_path or name)
-    return Route(topic, msgtype, kind, path, options, name, placed.namespace, prefix)
+    return Route(topic, msgtype, kind, path, options, name, placed.namespace, prefix, config.shared_frames)
 
 
 def configured_topics(config: BridgeConfig) -> dict[str, tuple[str, TopicConfig]]:

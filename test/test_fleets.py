@@ -150,7 +150,7 @@ def test_info_says_which_topics_are_of_no_robot(tmp_path, capsys):
     bag = write_bag_as(tmp_path / "fleet", robot_messages("/robot1") + robot_messages("/robot2"))
     assert main(["info", str(bag), "--namespace", "/robot2", "--exclude", "/tf"]) == 0
     rows = {line.split()[0]: line.split("  ")[-1].strip() for line in capsys.readouterr().out.splitlines()[2:]}
-    assert rows["/robot2/camera/color/image_raw"] == "/robot2/camera/color/image_raw: image or depth, by encoding"
+    assert rows["/robot2/camera/color/image_raw"] == "/robot2/camera/color/image_raw: Image (rgb8, 32x24)"
     assert rows["/robot2/tf"] == "- not bridged (include/exclude)"  # the name within the robot
     assert rows["/robot1/tf"] == "- not bridged (in none of the namespaces)"
 
@@ -283,8 +283,7 @@ def test_one_bridge_per_robot_gives_each_its_own_recording_in_one_viewer(tmp_pat
             assert bridge.returncode == 0, stderr
         settled(received)
     finally:
-        # What it received is in its file, streamed as it came. SIGKILL: a SIGTERM may be ignored, as this process's
-        # in-process runs of the CLI leave it (and children inherit that).
+        # What it received is in its file, streamed as it came; both processes go, as in test_viewer_gone.
         os.killpg(viewer.pid, signal.SIGKILL)
         viewer.wait()
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import os
 import time
+from dataclasses import dataclass
 
 import cv2
 import numpy as np
@@ -27,6 +28,16 @@ def calibration(width: int, height: int) -> Calibration:
                        width, height, (0, 0), (0, 0, 0, 0))  # fmt: skip
 
 
+@dataclass(frozen=True)
+class Cost:
+    """One operation's milliseconds per frame, as `timed` gives them."""
+
+    operation: str
+    frame: str  # its size and pixel type
+    best_ms: float
+    median_ms: float
+
+
 def timed(function, repeats: int) -> tuple[float, float]:
     times = []
     for _ in range(repeats):
@@ -36,14 +47,13 @@ def timed(function, repeats: int) -> tuple[float, float]:
     return min(times) * 1e3, float(np.median(times)) * 1e3
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--repeats", type=int, default=40)
-    args = parser.parse_args()
-    print(f"OpenCV {cv2.__version__}, {cv2.getNumThreads()} threads, load average {os.getloadavg()[0]:.1f}")
+def measure(repeats: int = 40) -> list[Cost]:
+    """`remap` per frame at 720p and 1080p for each pixel type, and building the maps once per calibration."""
     rng = np.random.default_rng(0)
+    costs = []
     for width, height in ((1280, 720), (1920, 1080)):
-        maps_ms = timed(lambda: rectify_maps(calibration(width, height)).bilinear(), 3)[0]
+        costs.append(Cost("rectify: maps, once per calibration", f"{width}x{height}",
+                          *timed(lambda: rectify_maps(calibration(width, height)).bilinear(), 3)))  # fmt: skip
         maps = rectify_maps(calibration(width, height))
         frames = {
             "rgb8 (bilinear)": (rng.integers(0, 256, (height, width, 3), dtype=np.uint8), False),
@@ -53,9 +63,21 @@ def main() -> None:
         }
         for name, (pixels, depth) in frames.items():
             remap(pixels, maps, depth)  # the maps' lazy tables
-            best, median = timed(lambda: remap(pixels, maps, depth), args.repeats)
-            print(f"{width}x{height} {name:18} min {best:6.1f} ms  median {median:6.1f} ms")
-        print(f"{width}x{height} maps (once per calibration) {maps_ms:.0f} ms")
+            costs.append(Cost("rectify: remap", f"{width}x{height} {name}", *timed(lambda: remap(pixels, maps, depth), repeats)))
+    return costs
+
+
+def print_costs(costs: list[Cost]) -> None:
+    for cost in costs:
+        print(f"{cost.operation:40} {cost.frame:28} min {cost.best_ms:6.1f} ms  median {cost.median_ms:6.1f} ms")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeats", type=int, default=40)
+    args = parser.parse_args()
+    print(f"OpenCV {cv2.__version__}, {cv2.getNumThreads()} threads, load average {os.getloadavg()[0]:.1f}")
+    print_costs(measure(args.repeats))
 
 
 if __name__ == "__main__":

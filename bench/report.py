@@ -16,6 +16,7 @@ from .replay_bench import CP, NAIVE, OURS, RERUN_IMPORTER, ReplayResult, find
 from .targets import MAX_PEAK_RSS_MB, Target
 
 if TYPE_CHECKING:
+    from .rectify_bench import Cost
     from .video_bench import VideoResults
 
 PLOTTED_TOOLS = (OURS, RERUN_IMPORTER, NAIVE)
@@ -82,6 +83,10 @@ With `--docs` it writes this file and `docs/benchmarks.png` (the plot needs matp
   RGB-D bench bag and the demo with colour as H.264 and depth raw, PNG or RVL, against raw and JPEG pass-through;
   PSNR of the H.264 read back; encoder frames/s per codec and preset. `python -m bench.video_bench --docs`
   rewrites only that section.
+- **Camera geometry** (`bench/rectify_bench.py`, `bench/rgbd_bench.py`): milliseconds per frame of the bridge's
+  pure functions on synthetic frames: rectification's `remap` (bilinear fixed-point maps for colour, nearest
+  neighbour for depth) over a strong plumb_bob calibration, and building its maps; depth registration into a
+  colour camera 5 cm away and coloured clouds. Minimum and median of N runs.
 """
 
 
@@ -102,6 +107,7 @@ class Results:
     dds: list[DdsRun] = field(default_factory=list)
     ros2: dict[str, DdsLoad] = field(default_factory=dict)  # "node" / "live" -> one rclpy camera into it
     video: VideoResults | None = None
+    geometry: list[Cost] = field(default_factory=list)  # rectification, registration and clouds per frame
     targets: list[Target] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)  # what was skipped and why, and the caller's remarks
 
@@ -278,6 +284,11 @@ def ros2_table(loads: dict[str, DdsLoad]) -> str:
     return table(("bridge", "topic", "published", "received", "logged", "lost in DDS", "dropped", "p50 ms", "p99 ms"), rows)
 
 
+def geometry_table(costs: Sequence[Cost]) -> str:
+    return table(("operation", "frame", "min ms", "median ms"),
+                 [(c.operation, c.frame, f"{c.best_ms:.1f}", f"{c.median_ms:.1f}") for c in costs])  # fmt: skip
+
+
 def _ms(value: float | None) -> str:
     return f"{value:.1f}" if value is not None else "-"
 
@@ -316,6 +327,8 @@ def render(results: Results, machine_info: dict[str, str], date: str, command: s
         from .video_bench import section  # PyAV is imported with it
 
         parts.append(section(results.video).rstrip("\n"))
+    if results.geometry:
+        parts += ["## Camera geometry: cost per frame", geometry_table(results.geometry)]
     if plot is not None:
         parts += ["## Throughput and memory against bag size", f"![throughput and peak RSS]({plot.name})"]
     if results.notes:

@@ -16,9 +16,29 @@ import os
 
 import numpy as np
 
-from bench.rectify_bench import timed
+from bench.rectify_bench import Cost, print_costs, timed
 from bridge.conversion.register import register_depth
 from bridge.conversion.rgbd import coloured_cloud
+
+
+def measure(repeats: int = 20) -> list[Cost]:
+    """Per depth size, into a colour camera of the same size 5 cm away: registration and clouds."""
+    rng = np.random.default_rng(0)
+    colour_from_depth = np.eye(4)
+    colour_from_depth[0, 3] = -0.05
+    costs = []
+    for width, height in ((640, 480), (1280, 720)):
+        matrix = np.array([[0.8 * width, 0, width / 2], [0, 0.8 * width, height / 2], [0, 0, 1]])
+        depth = rng.integers(500, 5000, (height, width), dtype=np.uint16)
+        colours = rng.integers(0, 256, (height, width, 3), dtype=np.uint8)
+        cases = {
+            "register_depth": (register_depth, (depth, matrix, matrix, (width, height), colour_from_depth)),
+            "coloured_cloud, 100,000 points": (coloured_cloud, (depth, matrix, 1000.0, colours, matrix, colour_from_depth, 100_000)),
+            "coloured_cloud, every pixel": (coloured_cloud, (depth, matrix, 1000.0, colours, matrix, colour_from_depth)),
+        }  # fmt: skip
+        for name, (function, arguments) in cases.items():
+            costs.append(Cost(name, f"{width}x{height} 16UC1", *timed(functools.partial(function, *arguments), repeats)))
+    return costs
 
 
 def main() -> None:
@@ -26,21 +46,7 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=20)
     args = parser.parse_args()
     print(f"load average {os.getloadavg()[0]:.1f}")
-    rng = np.random.default_rng(0)
-    colour_from_depth = np.eye(4)
-    colour_from_depth[0, 3] = -0.05
-    for width, height in ((640, 480), (1280, 720)):
-        matrix = np.array([[0.8 * width, 0, width / 2], [0, 0.8 * width, height / 2], [0, 0, 1]])
-        depth = rng.integers(500, 5000, (height, width), dtype=np.uint16)
-        colours = rng.integers(0, 256, (height, width, 3), dtype=np.uint8)
-        cases = {
-            "register_depth": (register_depth, (depth, matrix, matrix, (width, height), colour_from_depth)),
-            "coloured_cloud 100k": (coloured_cloud, (depth, matrix, 1000.0, colours, matrix, colour_from_depth, 100_000)),
-            "coloured_cloud all": (coloured_cloud, (depth, matrix, 1000.0, colours, matrix, colour_from_depth)),
-        }
-        for name, (function, arguments) in cases.items():
-            best, median = timed(functools.partial(function, *arguments), args.repeats)
-            print(f"{width}x{height} {name:20} min {best:6.1f} ms  median {median:6.1f} ms")
+    print_costs(measure(args.repeats))
 
 
 if __name__ == "__main__":

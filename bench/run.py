@@ -22,7 +22,7 @@ from .make_bags import DATA_DIR, VARIANTS, BagSpec, BenchBag, ensure_bag
 from .measure import REPO, BenchError
 from .replay_bench import profile_phases, run_replay
 from .ros2_bench import BRIDGES, has_rclpy, run_ros2_camera
-from .targets import conversion_target, dds_target, replay_targets, ros2_target, video_targets
+from .targets import conversion_target, dds_target, remap_target, replay_targets, ros2_target, video_targets
 
 
 RESULTS = REPO / "bench" / "results" / "benchmarks.md"  # ignored by git: a run's own results
@@ -57,6 +57,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--no-live", action="store_true", help="neither the conversion costs nor the DDS load")
     parser.add_argument("--no-dds", action="store_true")
     parser.add_argument("--no-video", action="store_true", help="not the video sizes, quality and encoder speeds")
+    parser.add_argument("--no-geometry", action="store_true", help="not rectification, registration and clouds")
     parser.add_argument("--no-ros2", action="store_true", help="not the rclpy camera into the node and `live`")
     parser.add_argument("--data-dir", type=Path, default=DATA_DIR, metavar="DIR", help=f"bags and outputs ({DATA_DIR})")
     parser.add_argument("--report", type=Path, default=RESULTS, help=f"the report to write ({RESULTS.relative_to(REPO)})")
@@ -90,6 +91,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         run_live_part(results, args, chosen)
     if not args.no_video:
         run_video_part(results, args, chosen)
+    if not args.no_geometry:
+        run_geometry_part(results)
     command = shlex.join(["python", "-m", "bench.run", *(sys.argv[1:] if argv is None else argv)])
     write_report(results, args.report, args.data_dir, command)
     if results.replay:
@@ -132,6 +135,15 @@ def run_video_part(results: report.Results, args: argparse.Namespace, chosen: Se
     section(f"Video (best of {chosen.repeat})")
     results.video = measure(demo_frames=60, speed_frames=chosen.video_frames, repeat=chosen.repeat, data_dir=args.data_dir)
     results.targets += video_targets(results.video, DEMO_SCENE)
+
+
+def run_geometry_part(results: report.Results) -> None:
+    from . import rectify_bench, rgbd_bench
+
+    section("Camera geometry: rectification, registration, clouds")
+    results.geometry = rectify_bench.measure(repeats=20) + rgbd_bench.measure(repeats=10)
+    results.targets.append(remap_target(results.geometry))
+    print(report.geometry_table(results.geometry))
 
 
 def run_ros2_part(results: report.Results, seconds: float, out_dir: Path) -> None:

@@ -22,7 +22,9 @@ from .make_bags import DATA_DIR, VARIANTS, BagSpec, BenchBag, ensure_bag
 from .measure import REPO, BenchError
 from .replay_bench import profile_phases, run_replay
 from .ros2_bench import BRIDGES, has_rclpy, run_ros2_camera
-from .targets import conversion_target, dds_target, remap_target, replay_targets, ros2_target, video_targets
+from .dds_load import COLOUR_SIZE, DEPTH_SIZE
+from .targets import (LIVE_CAMERA, LIVE_CAMERA_LABEL, conversion_target, dds_target, live_camera_target, remap_target,
+                      replay_targets, ros2_target, video_targets)  # fmt: skip
 
 
 RESULTS = REPO / "bench" / "results" / "benchmarks.md"  # ignored by git: a run's own results
@@ -121,7 +123,11 @@ def run_live_part(results: report.Results, args: argparse.Namespace, chosen: Set
     results.targets.append(conversion_target(results.conversions))
     if not args.no_dds:
         results.dds = run_dds_loads(args.cameras, chosen.dds_seconds, out_dir, results.notes)
-        results.targets += [dds_target(run.load, run.label) for run in results.dds if run.load.cameras == args.cameras]
+        for run in results.dds:
+            if run.label.startswith(LIVE_CAMERA_LABEL):
+                results.targets.append(live_camera_target(run.load))
+            elif run.load.cameras == args.cameras:
+                results.targets.append(dds_target(run.load, run.label))
     if not args.no_ros2:
         run_ros2_part(results, chosen.dds_seconds, out_dir)
 
@@ -199,17 +205,21 @@ def profile_largest(bags: Sequence[BenchBag], out_dir: Path, notes: list[str]) -
 
 def run_dds_loads(cameras: int, seconds: float, out_dir: Path, notes: list[str]) -> list[report.DdsRun]:
     """The load with the field notes' Cyclone DDS configuration, then with the largest receive buffer allowed;
-    then one camera fewer with that buffer, down to one: what this machine does sustain."""
+    then one camera fewer with that buffer, down to one: what this machine does sustain. Last, issue 10's
+    camera (720p colour, 480p depth) with the bridge's own settings under this machine's rmem_max."""
     configs: list[tuple[str, int | None]] = [("field notes", None)]
-    if limit := max_receive_buffer():
+    limit = max_receive_buffer()
+    if limit:
         configs.append((f"receive buffer {limit / 2**20:g} MiB (rmem_max)", limit))
-    loads = [(cameras, label, buffer) for label, buffer in configs]
-    loads += [(fewer, *configs[-1]) for fewer in range(cameras - 1, 0, -1)]
+    sizes = (COLOUR_SIZE, DEPTH_SIZE)
+    loads = [(cameras, label, buffer, sizes) for label, buffer in configs]
+    loads += [(fewer, *configs[-1], sizes) for fewer in range(cameras - 1, 0, -1)]
+    loads.append((1, f"{LIVE_CAMERA_LABEL}, rmem_max {(limit or 0) / 2**20:g} MiB", None, LIVE_CAMERA))
     runs = []
-    for count, label, receive_buffer in loads:
+    for count, label, receive_buffer, (colour, depth) in loads:
         section(f"DDS load: {count} cameras for {seconds:g} s, {label}")
         try:
-            load = run_dds_load(count, seconds, out_dir, receive_buffer)
+            load = run_dds_load(count, seconds, out_dir, receive_buffer, colour, depth)
         except BenchError as err:
             print(f"skipped: {err}")
             notes.append(f"DDS load ({count} cameras, {label}) skipped: {err}")

@@ -34,14 +34,15 @@ LAZY_IMPORTS = "of which modules imported on first use"  # not a phase: part of 
 
 # phase -> the (file suffix, function name) pairs whose cumulative times add up to it
 PHASES: dict[str, list[tuple[str, str]]] = {
-    "reading (rosbags)": [("bridge/sources/bag.py", "messages")],
+    "reading (bag storage)": [("bridge/sources/bag.py", "messages")],
     "deserializing (rosbags)": [("bridge/sources/bag.py", "deserialize")],
     "converting (bridge.conversion)": [
         ("bridge/conversion/image.py", "convert_image"),
         ("bridge/conversion/compressed.py", "convert_compressed_image"),
         ("bridge/conversion/camera_info.py", "pinhole_from_camera_info"),
     ],
-    "logging (rr.log: Arrow, batching)": [("rerun/recording_stream.py", "log"), ("rerun/recording_stream.py", "set_time")],
+    "logging (rerun-sdk's bindings: Arrow, batching)": [("bridge/sinks/native.py", "log_row"),
+                                                         ("rerun/recording_stream.py", "send_columns")],
     "waiting for Rerun's encoder and file sink (drain, close)": [
         ("bridge/sinks/recording.py", "drain"),
         ("bridge/sinks/recording.py", "close"),

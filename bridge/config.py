@@ -539,17 +539,23 @@ def _connect(node: _Mapping) -> str | None:
         raise ConfigError(f"{node.key('connect')}: {err}") from None
 
 
-def _serve(node: _Mapping) -> ServeConfig | None:
-    value = node.get("serve")
+def _switch(node: _Mapping, key: str, allowed: set[str]) -> _Mapping | None:
+    """A setting that is `true`, `false` or a mapping of `allowed` keys; None when it is off or absent, and
+    an empty mapping (every default) for `true`."""
+    value = node.get(key)
     if value is None or value is False:
         return None
-    if value is True:
-        return ServeConfig()
-    if not isinstance(value, dict):
-        raise ConfigError(f"{node.key('serve')}: expected true, false or a mapping, got {_describe(value)}")
-    serve = _Mapping(value, node.key("serve"), {"grpc_port", "web_port", "bind"})
+    if value is not True and not isinstance(value, dict):
+        raise ConfigError(f"{node.key(key)}: expected true, false or a mapping, got {_describe(value)}")
+    return _Mapping({} if value is True else value, node.key(key), allowed)
+
+
+def _serve(node: _Mapping) -> ServeConfig | None:
+    serve = _switch(node, "serve", {"grpc_port", "web_port", "bind"})
+    if serve is None:
+        return None
     # `web_port: null` serves gRPC alone; leaving web_port out serves the web viewer on its default port.
-    web_default = None if "web_port" in value else ServeConfig.web_port
+    web_default = None if "web_port" in serve.value else ServeConfig.web_port
     return ServeConfig(
         grpc_port=serve.integer("grpc_port", ServeConfig.grpc_port, 1, 65535),
         web_port=serve.integer("web_port", web_default, 1, 65535),
@@ -604,12 +610,9 @@ def _topic(value: Any, path: str) -> TopicConfig:
 
 def _rectify(node: _Mapping) -> RectifyOptions | None:
     """`rectify: true` or `rectify: {entity_path: /camera/image_rect, keep_raw: false}`."""
-    value = node.get("rectify")
-    if value is None or value is False:
+    rectify = _switch(node, "rectify", {"entity_path", "keep_raw"})
+    if rectify is None:
         return None
-    if value is True:
-        return RectifyOptions()
-    rectify = _Mapping(value, node.key("rectify"), {"entity_path", "keep_raw"})
     return RectifyOptions(entity_path=_entity_path(rectify), keep_raw=rectify.typed("keep_raw", bool, True))
 
 

@@ -194,6 +194,8 @@ CRASHES = [
     ("NUL in the file sink", 'recording:\n  sinks: {file: "a\\0.rrd"}\n', "recording.sinks.file: a path cannot hold a NUL character"),
     ("serve neither true, false nor a mapping", "recording:\n  sinks: {serve: 0}\n",
      "recording.sinks.serve: expected true, false or a mapping, got an integer"),
+    ("rectify neither true, false nor a mapping", "topics:\n  /camera/image_raw: {rectify: [entity_path]}\n",
+     "topics./camera/image_raw.rectify: expected true, false or a mapping, got a list"),
     ("file past the size limit", "#" * (128 * 1024 + 1), "larger than 128 KiB: not a config file"),
 ]  # fmt: skip
 

@@ -11,6 +11,7 @@ sees one recording.
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import functools
 import logging
@@ -71,15 +72,21 @@ class _ViewerFeed:
             self.dropped += 1
 
     def close(self, timeout_s: float) -> None:
-        """Send what is queued and disconnect, waiting at most `timeout_s` for a viewer that is gone."""
+        """Send what is queued and disconnect, giving a viewer that is gone `timeout_s` for each step."""
         try:
             self.rows.put(None, timeout=timeout_s)
-        except queue.Full:
-            return
+        except queue.Full:  # the viewer takes nothing: what waits for it is dropped, so that the thread ends
+            with contextlib.suppress(queue.Empty):
+                while True:
+                    self.rows.get_nowait()
+            self.rows.put(None)
         if self.thread is not None:
-            # Its flush, then rerun-sdk's last connection attempt on disconnect, take `timeout_s` each: a thread
-            # still inside rerun-sdk when the interpreter exits can abort the process.
-            self.thread.join(2 * timeout_s + 1)
+            # The row it may be blocked in, its flush, then rerun-sdk's last connection attempt on disconnect take
+            # `timeout_s` each. A thread still inside rerun-sdk when the interpreter exits aborts the process:
+            # when it comes back, it cannot take the GIL any more.
+            self.thread.join(3 * timeout_s + 5)
+            if self.thread.is_alive():
+                log.warning("viewer %s: its stream is still closing", self.url)
 
     def _forward(self) -> None:
         while (send := self.rows.get()) is not None:

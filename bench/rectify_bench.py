@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import os
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import cv2
@@ -72,12 +73,17 @@ def print_costs(costs: list[Cost]) -> None:
         print(f"{cost.operation:40} {cost.frame:28} min {cost.best_ms:6.1f} ms  median {cost.median_ms:6.1f} ms")
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--repeats", type=int, default=40)
+def command_line(description: str, measure: Callable[[int], list[Cost]], repeats: int, header: str) -> None:
+    """A bench's command: `--repeats N`, then `header` (with the load average) and the costs `measure` gives."""
+    parser = argparse.ArgumentParser(description=description)
+    parser.add_argument("--repeats", type=int, default=repeats)
     args = parser.parse_args()
-    print(f"OpenCV {cv2.__version__}, {cv2.getNumThreads()} threads, load average {os.getloadavg()[0]:.1f}")
+    print(f"{header}load average {os.getloadavg()[0]:.1f}")
     print_costs(measure(args.repeats))
+
+
+def main() -> None:
+    command_line(__doc__.splitlines()[0], measure, 40, f"OpenCV {cv2.__version__}, {cv2.getNumThreads()} threads, ")
 
 
 if __name__ == "__main__":

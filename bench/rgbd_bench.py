@@ -10,13 +10,11 @@ milliseconds of `register_depth` (every valid pixel back-projected, moved, proje
 
 from __future__ import annotations
 
-import argparse
 import functools
-import os
 
 import numpy as np
 
-from bench.rectify_bench import Cost, print_costs, timed
+from bench.rectify_bench import Cost, command_line, timed
 from bridge.conversion.register import register_depth
 from bridge.conversion.rgbd import coloured_cloud
 
@@ -42,11 +40,7 @@ def measure(repeats: int = 20) -> list[Cost]:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--repeats", type=int, default=20)
-    args = parser.parse_args()
-    print(f"load average {os.getloadavg()[0]:.1f}")
-    print_costs(measure(args.repeats))
+    command_line(__doc__.splitlines()[0], measure, 20, "")
 
 
 if __name__ == "__main__":

@@ -14,6 +14,7 @@ import signal
 import subprocess
 import sys
 import threading
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -77,6 +78,17 @@ def cells(table: pa.Table, name: str) -> list[tuple[int, pa.Scalar]]:
     return [(stamp, values[row].values[0]) for row, stamp in enumerate(stamps) if values[row].is_valid]
 
 
+def row_checks(prefix: str = "") -> dict[str, Callable[[int, pa.Scalar], bool]]:
+    """Column -> whether a cell at a stamp holds what the publisher sent then, for the entities under `prefix`."""
+    return {
+        f"{prefix}{COLOR}:Image:buffer": lambda stamp, cell: same_pixels(cell, color_for(stamp)),
+        f"{prefix}{DEPTH}:DepthImage:buffer": lambda stamp, cell: same_pixels(cell, depth_for(stamp)),
+        f"{prefix}{COMPRESSED}:EncodedImage:blob": lambda stamp, cell: buffer_bytes(cell).tobytes() == jpeg_for(stamp),
+        f"{prefix}{CAMERA_INFO}:Pinhole:image_from_camera": lambda stamp, cell: cell.as_py()[0] == focal_length_for(stamp),
+        f"{prefix}{TF}:Transform3D:translation": lambda stamp, cell: np.allclose(cell.as_py(), translation_for(stamp)),
+    }  # fmt: skip
+
+
 def buffer_bytes(instance: pa.Scalar) -> np.ndarray:
     return instance.values.to_numpy(zero_copy_only=False)
 
@@ -116,14 +128,7 @@ def test_every_logged_frame_arrives_intact_with_its_stamp(tmp_path: Path, dds_en
 
     table = read_recording(tmp_path / "live.rrd")
     assert entities(table) == {COLOR, DEPTH, COMPRESSED, CAMERA_INFO, TF, TF_STATIC}
-    checks = {
-        f"{COLOR}:Image:buffer": lambda stamp, cell: same_pixels(cell, color_for(stamp)),
-        f"{DEPTH}:DepthImage:buffer": lambda stamp, cell: same_pixels(cell, depth_for(stamp)),
-        f"{COMPRESSED}:EncodedImage:blob": lambda stamp, cell: buffer_bytes(cell).tobytes() == jpeg_for(stamp),
-        f"{CAMERA_INFO}:Pinhole:image_from_camera": lambda stamp, cell: cell.as_py()[0] == focal_length_for(stamp),
-        f"{TF}:Transform3D:translation": lambda stamp, cell: np.allclose(cell.as_py(), translation_for(stamp)),
-    }  # fmt: skip
-    for name, matches in checks.items():
+    for name, matches in row_checks().items():
         rows = cells(table, name)
         assert len(rows) == bridge.stats[name.split(":")[0]].logged, name
         assert all(stamp in sent and matches(stamp, cell) for stamp, cell in rows), name
@@ -177,14 +182,7 @@ def test_two_robots_with_the_same_topics_and_frames_share_one_recording(tmp_path
             summary = re.search(rf"^{ns}{topic}: .*$", stderr, re.MULTILINE)[0]
             counts = {name: int(count) for count, name in re.findall(r"(\d+) (received|logged|dropped|failed)", summary)}
             assert counts["logged"] > 0 and counts["received"] == counts["logged"] + counts.get("dropped", 0), summary
-        checks = {  # every row at a robot's entity is one that robot sent, intact
-            f"{ns}{COLOR}:Image:buffer": lambda stamp, cell: same_pixels(cell, color_for(stamp)),
-            f"{ns}{DEPTH}:DepthImage:buffer": lambda stamp, cell: same_pixels(cell, depth_for(stamp)),
-            f"{ns}{COMPRESSED}:EncodedImage:blob": lambda stamp, cell: buffer_bytes(cell).tobytes() == jpeg_for(stamp),
-            f"{ns}{CAMERA_INFO}:Pinhole:image_from_camera": lambda stamp, cell: cell.as_py()[0] == focal_length_for(stamp),
-            f"{ns}{TF}:Transform3D:translation": lambda stamp, cell: np.allclose(cell.as_py(), translation_for(stamp)),
-        }  # fmt: skip
-        for name, matches in checks.items():
+        for name, matches in row_checks(ns).items():  # every row at a robot's entity is one that robot sent, intact
             rows = cells(table, name)
             assert rows and all(stamp in sent[ns] and matches(stamp, cell) for stamp, cell in rows), name
         # Its frames carry its name: images in its camera's image plane, its TF between its frames.

@@ -80,13 +80,17 @@ class _ViewerFeed:
                 while True:
                     self.rows.get_nowait()
             self.rows.put(None)
-        if self.thread is not None:
-            # The row it may be blocked in, its flush, then rerun-sdk's last connection attempt on disconnect take
-            # `timeout_s` each. A thread still inside rerun-sdk when the interpreter exits aborts the process:
-            # when it comes back, it cannot take the GIL any more.
-            self.thread.join(3 * timeout_s + 5)
-            if self.thread.is_alive():
-                log.warning("viewer %s: its stream is still closing", self.url)
+        if self.thread is None:
+            return
+        # A thread still inside rerun-sdk when the interpreter exits aborts the process: when it comes back, it
+        # cannot take the GIL any more. Its flush, then rerun-sdk's last connection attempt, take `timeout_s` each.
+        self.thread.join(2 * timeout_s + 1)
+        if self.thread.is_alive():
+            # Blocked in a row for the gRPC queue of a viewer that is gone, which only a disconnect empties.
+            self.stream.disconnect()
+            self.thread.join(2 * timeout_s + 1)
+        if self.thread.is_alive():
+            log.warning("viewer %s: its stream is still closing", self.url)
 
     def _forward(self) -> None:
         while (send := self.rows.get()) is not None:

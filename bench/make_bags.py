@@ -3,6 +3,8 @@
 One camera at 30 Hz: 1280x720 rgb8 colour (or the same frames as JPEG
 CompressedImage), 848x480 16UC1 depth in millimetres, and a CameraInfo for
 each. MCAP chunks are not compressed, as `ros2 bag record` does by default.
+The `noise` variants fill both images with uniform random pixels instead of a
+scene: content that no compressor shrinks, Rerun's LZ4 included.
 Bags land in `~/.cache/ros2_rerun_bridge/bench/<colour>-<storage>-<size>MB/` and are reused when a
 complete one (with its `bench.json`) is already there.
 
@@ -19,6 +21,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Sequence
 
+import numpy as np
 from rosbags.rosbag2 import StoragePlugin, Writer
 
 from . import messages as m
@@ -33,7 +36,7 @@ RECORD_DELAY_NS = 2_000_000  # log time = header stamp + this: the recorder gets
 PRE_RENDERED = 8  # distinct frames per stream, cycled
 GENERATOR = 2  # bump when the content changes: bags written by another generator are rewritten
 
-COLOURS = ("raw", "jpeg")
+COLOURS = ("raw", "noise", "jpeg")
 STORAGES = {"mcap": StoragePlugin.MCAP, "sqlite3": StoragePlugin.SQLITE3}
 STORAGE_SUFFIX = {"mcap": ".mcap", "sqlite3": ".db3"}
 VARIANTS = tuple(f"{colour}-{storage}" for colour in COLOURS for storage in STORAGES)
@@ -41,7 +44,7 @@ VARIANTS = tuple(f"{colour}-{storage}" for colour in COLOURS for storage in STOR
 
 @dataclass(frozen=True)
 class BagSpec:
-    colour: str  # "raw": sensor_msgs/Image rgb8; "jpeg": sensor_msgs/CompressedImage
+    colour: str  # "raw": sensor_msgs/Image rgb8; "noise": the same, random pixels; "jpeg": sensor_msgs/CompressedImage
     storage: str  # "mcap" or "sqlite3"
     size_mb: int  # of serialized messages; the file is a little larger
 
@@ -80,10 +83,14 @@ class BenchBag:
 class RgbdCamera:
     """The four topics of one RGB-D camera, from a few pre-rendered frames re-stamped per message."""
 
-    def __init__(self, jpeg: bool):
-        self.jpeg = jpeg
-        self.colour = [m.render_colour(*COLOUR_SIZE, phase) for phase in range(PRE_RENDERED)]
-        self.depth = [m.render_depth(*DEPTH_SIZE, phase) for phase in range(PRE_RENDERED)]
+    def __init__(self, content: str):
+        jpeg = self.jpeg = content == "jpeg"
+        if content == "noise":
+            self.colour = [m.render_noise((*COLOUR_SIZE[::-1], 3), np.uint8, phase) for phase in range(PRE_RENDERED)]
+            self.depth = [m.render_noise(DEPTH_SIZE[::-1], np.uint16, phase) for phase in range(PRE_RENDERED)]
+        else:
+            self.colour = [m.render_colour(*COLOUR_SIZE, phase) for phase in range(PRE_RENDERED)]
+            self.depth = [m.render_depth(*DEPTH_SIZE, phase) for phase in range(PRE_RENDERED)]
         self.jpegs = [m.encode_jpeg(frame) for frame in self.colour] if jpeg else []
         colour_topic = "/camera/color/image_raw/compressed" if jpeg else "/camera/color/image_raw"
         self.topics = {
@@ -132,7 +139,7 @@ def ensure_bag(spec: BagSpec, data_dir: Path = DATA_DIR) -> BenchBag:
 
 def write_bag(spec: BagSpec, folder: Path) -> tuple[int, int]:
     """Write frames until `spec.size_mb` of messages are in the bag; (images, messages) written."""
-    camera = RgbdCamera(jpeg=spec.colour == "jpeg")
+    camera = RgbdCamera(spec.colour)
     target_bytes = spec.size_mb * 1_000_000
     written = images = count = 0
     with Writer(folder, version=8, storage_plugin=STORAGES[spec.storage]) as writer:

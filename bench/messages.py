@@ -51,6 +51,11 @@ def render_depth(width: int, height: int, phase: int) -> np.ndarray:
     return depth.astype(np.uint16)
 
 
+def render_noise(shape: tuple[int, ...], dtype: type, phase: int) -> np.ndarray:
+    """Uniform random pixels over `dtype`'s whole range: the content that compresses least."""
+    return np.random.default_rng(1000 + phase).integers(0, np.iinfo(dtype).max, shape, dtype, endpoint=True)
+
+
 def stamp_sequence(pixels: np.ndarray, sequence: int) -> None:
     """Write `sequence`'s 32 bits into the first pixels of the first row (in place)."""
     bits = (sequence >> np.arange(_SEQUENCE_PIXELS)) & 1

@@ -19,7 +19,7 @@ from typing import Sequence
 from . import report
 from .live_bench import max_receive_buffer, measure_conversions, run_dds_load
 from .make_bags import DATA_DIR, VARIANTS, BagSpec, BenchBag, ensure_bag
-from .measure import REPO, BenchError
+from .measure import REPO, BenchError, compile_bridge
 from .replay_bench import profile_phases, run_replay
 from .ros2_bench import BRIDGES, has_rclpy, run_ros2_camera
 from .dds_load import COLOUR_SIZE, DEPTH_SIZE
@@ -87,6 +87,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
     chosen = settings(args)
     results = report.Results(notes=list(args.note))
+    compile_bridge()
     if not args.no_replay:
         run_replay_part(results, args, chosen)
     if not args.no_live:

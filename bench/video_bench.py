@@ -175,7 +175,7 @@ def demo_psnr(rrd: Path, frames: int) -> list[float]:
 
 
 def rgbd_psnr(rrd: Path) -> list[float]:
-    camera = RgbdCamera(jpeg=False)
+    camera = RgbdCamera("raw")
     scores = []
     for stamp, frame in decoded_samples(rrd, RGBD_COLOUR):
         sequence = round((stamp - START_NS) * RATE_HZ / 1e9)

@@ -446,8 +446,6 @@ class _Session:
     def __enter__(self) -> _Session:
         """Open the recording (its file, servers, viewers): an interrupt meanwhile waits until it can be closed."""
         global _phase, _interrupt_pending
-        from tqdm.contrib.logging import logging_redirect_tqdm
-
         from .core import Bridge
         from .sinks import Recording
         from .startup import freeze_objects
@@ -456,8 +454,6 @@ class _Session:
         try:
             self.bridge = Bridge(self.config, Recording(self.config.recording))
             freeze_objects()  # what the imports made stays till the end: no collection need walk it again
-            self._tqdm_logging = logging_redirect_tqdm()
-            self._tqdm_logging.__enter__()
         finally:
             _phase = phase
         if _interrupt_pending:  # not left half open (a .NAME.partial behind): closed as an interrupted run
@@ -466,7 +462,6 @@ class _Session:
         return self
 
     def __exit__(self, kind: type | None, error: BaseException | None, traceback: object) -> bool:
-        self._tqdm_logging.__exit__(None, None, None)
         if kind is KeyboardInterrupt:
             self.interrupted = True
             log.warning("interrupted: closing the recording")

@@ -9,6 +9,8 @@ background with the module's first test and are checked by their own.
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import hashlib
 import importlib.util
 import os
@@ -16,8 +18,10 @@ import random
 import re
 import shutil
 import signal
+import struct
 import subprocess
 import sys
+import termios
 import time
 import urllib.request
 from collections.abc import Callable, Iterator
@@ -328,6 +332,34 @@ def test_replay_dot_in_a_bag_folder_and_output_folders(tmp_path):
         assert folder.is_dir() and sorted(p.name for p in folder.iterdir()) == ["my_bag.rrd"]
         assert len(frames_in(folder / "my_bag.rrd")) == FRAMES
     assert sorted(p.name for p in tmp_path.iterdir()) == ["existing", "my_bag", "my_bag.rrd", "new"]  # no hidden .rrd
+
+
+def test_replay_on_a_terminal_shows_a_progress_bar_with_warnings_above_it(tmp_path):
+    bag = write_bag(tmp_path / "bag", [("/cam", image_msg(frame(0), "rgb8", T0), T0),
+                                       ("/cam", image_msg(frame(1), "rgb9", T0 + PERIOD), T0 + PERIOD),  # no such encoding
+                                       ("/cam", image_msg(frame(2), "rgb8", T0 + 2 * PERIOD), T0 + 2 * PERIOD)])  # fmt: skip
+    status, output = on_terminal("replay", bag, "-o", tmp_path / "out.rrd")
+    assert status == 0, output
+    lines = re.split(r"[\r\n]+", output)  # a terminal's lines, each bar drawn over the last from a carriage return
+    bar = [line for line in lines if line.startswith("bag:")]
+    assert bar and "3/3" in bar[-1] and "msg" in bar[-1], output
+    assert "WARNING: /cam: unknown encoding 'rgb9'" in lines, output  # a line of its own, the bar cleared first
+    assert len(frames_in(tmp_path / "out.rrd")) == 2
+
+
+def on_terminal(*args: str | Path) -> tuple[int, str]:
+    """`python -m bridge ARGS` with a pseudo-terminal as stdout and stderr, as a user's shell runs it."""
+    main, child = os.openpty()
+    fcntl.ioctl(child, termios.TIOCSWINSZ, struct.pack("HHHH", 40, 120, 0, 0))  # 40 rows of 120 columns, not 0x0
+    process = subprocess.Popen([sys.executable, "-m", "bridge", *map(str, args)], stdin=subprocess.DEVNULL,
+                               stdout=child, stderr=child, env={**os.environ, "PYTHONPATH": str(REPO)})  # fmt: skip
+    os.close(child)
+    output = b""
+    with contextlib.suppress(OSError):  # EIO once the child's side is closed
+        while chunk := os.read(main, 65536):
+            output += chunk
+    os.close(main)
+    return process.wait(timeout=RUN_TIMEOUT_S), output.decode(errors="replace")
 
 
 # -- 5. a full disk ----------------------------------------------------------------------------------

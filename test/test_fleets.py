@@ -166,6 +166,12 @@ def test_info_says_which_topics_are_of_no_robot(tmp_path, capsys):
     assert rows["/robot1/tf"] == "- not bridged (in none of the namespaces)"
 
 
+def test_a_bag_of_no_given_robot_says_which_namespaces_were_looked_in(tmp_path, caplog):
+    bag = write_bag_as(tmp_path / "fleet", robot_messages("/robot1"))
+    assert main(["replay", "--no-progress", str(bag), "--namespace", "/robot9", "-o", str(tmp_path / "x.rrd")]) == 1
+    assert "no topic to bridge within namespaces /robot9 (topics: /robot1/camera/color/camera_info" in caplog.text
+
+
 def test_a_bad_namespace_on_the_command_line_is_a_usage_error(tmp_path, caplog):
     assert main(["live", "--namespace", "/robot 1", "-o", str(tmp_path / "x.rrd"), "--duration", "0"]) == 2
     assert "'/robot 1': not a ROS namespace" in caplog.text

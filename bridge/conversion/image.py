@@ -55,10 +55,6 @@ class Encoding:
     color_model: str | None = None  # for INTERLEAVED
     bayer: str | None = None  # "RGGB", "BGGR", "GBRG" or "GRBG"
 
-    @property
-    def is_float(self) -> bool:
-        return self.dtype.kind == "f"
-
 
 def _generic_encodings() -> dict[str, Encoding]:
     """The `8UC1` .. `64FC4` family: no colour semantics, OpenCV's BGR(A) order as cv_bridge assumes."""

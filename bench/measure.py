@@ -132,22 +132,25 @@ class ThreadSampler:
     def _sample(self) -> None:
         ticks = os.sysconf("SC_CLK_TCK")
         while not self._stopped.wait(THREAD_POLL_S):
-            pid = self._command_pid()
-            if pid is None:
-                continue
-            for task in Path(f"/proc/{pid}/task").glob("*"):
-                try:
-                    stat = (task / "stat").read_text()
-                except OSError:  # the thread ended
-                    continue
-                name, fields = stat[stat.index("(") + 1 : stat.rindex(")")], stat[stat.rindex(")") + 2 :].split()
-                self._last[int(task.name)] = (name, (int(fields[11]) + int(fields[12])) / ticks)  # utime + stime
+            for pid in self._command_pids():
+                for task in Path(f"/proc/{pid}/task").glob("*"):
+                    try:
+                        stat = (task / "stat").read_text()
+                    except OSError:  # the thread ended
+                        continue
+                    name, fields = stat[stat.index("(") + 1 : stat.rindex(")")], stat[stat.rindex(")") + 2 :].split()
+                    self._last[int(task.name)] = (name, (int(fields[11]) + int(fields[12])) / ticks)  # utime + stime
 
-    def _command_pid(self) -> int | None:
-        if not self._command_is_child:
-            return self._pid
-        try:
-            children = Path(f"/proc/{self._pid}/task/{self._pid}/children").read_text().split()
-        except OSError:
-            return None
-        return int(children[0]) if children else None
+    def _command_pids(self) -> list[int]:
+        """The command's process and its descendants (a launcher such as `rerun`'s Python wrapper runs the real
+        program as its child); not GNU time's process."""
+        pids, found = [self._pid], []
+        while pids:
+            pid = pids.pop()
+            if pid != self._pid or not self._command_is_child:
+                found.append(pid)
+            try:
+                pids += [int(child) for child in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
+            except OSError:  # ended
+                continue
+        return found

@@ -126,6 +126,25 @@ def find(results: Sequence[ReplayResult], bag: BenchBag, tool: str) -> ReplayRes
     return next((r for r in results if r.bag == bag and r.tool == tool and r.run.ok), None)
 
 
+def thread_cpu(bag: BenchBag, out_dir: Path) -> dict[str, Measurement]:
+    """One run each of the bridge and Rerun's importer on `bag`, with the CPU seconds of each of their threads.
+
+    It shows which thread bounds each tool: both end in rerun-sdk's file writer (encoding, LZ4, writing), which
+    is single-threaded. Not synced to disk (a sync is no thread's CPU), so wall times are a little shorter.
+    """
+    runs = {}
+    for tool in (t for t in TOOLS if t.name in (OURS, RERUN_IMPORTER) and t.applies(bag)):
+        output = tool.output(bag, out_dir)
+        warm_page_cache(bag.storage_file)
+        try:
+            runs[tool.name] = run = run_measured(tool.command(bag, output), threads=True)
+        finally:
+            output.unlink(missing_ok=True)
+        if not run.ok:
+            raise BenchError(f"{tool.name} on {bag.spec.name} failed: {run.failure()}")
+    return runs
+
+
 def profile_phases(bag: BenchBag, out_dir: Path) -> dict[str, float]:
     """Seconds per phase of one replay of `bag` (see `bench/profile_replay.py`)."""
     output = out_dir / f"{bag.spec.name}.profile.rrd"

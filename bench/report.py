@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Sequence
 from .dds_load import COLOUR_SIZE, DEPTH_SIZE, RATE_HZ
 from .live_bench import BRIDGE_MARGIN_S, ConversionCost, DdsLoad
 from .make_bags import BenchBag
+from .measure import Measurement
 from .replay_bench import CP, NAIVE, OURS, RERUN_IMPORTER, ReplayResult, find
 from .targets import MAX_PEAK_RSS_MB, Target
 
@@ -103,6 +104,7 @@ class Results:
     bags: list[BenchBag] = field(default_factory=list)
     replay: list[ReplayResult] = field(default_factory=list)
     profiles: dict[str, dict[str, float]] = field(default_factory=dict)  # bag name -> seconds per phase of a replay
+    replay_threads: dict[str, dict[str, Measurement]] = field(default_factory=dict)  # bag name -> tool -> run by thread
     conversions: list[ConversionCost] = field(default_factory=list)
     dds: list[DdsRun] = field(default_factory=list)
     ros2: dict[str, DdsLoad] = field(default_factory=dict)  # "node" / "live" -> one rclpy camera into it
@@ -223,6 +225,24 @@ def profile_table(profiles: dict[str, dict[str, float]]) -> str:
     return table(("phase (main thread)", *bags), rows)
 
 
+def replay_threads_table(runs: dict[str, dict[str, Measurement]], most: int = 4) -> str:
+    rows = []
+    for bag, by_tool in runs.items():
+        for tool, run in by_tool.items():
+            busiest = ", ".join(f"{name} {cpu:.2f}" for name, cpu in list(run.thread_cpu_s.items())[:most])
+            rows.append((bag, tool, f"{run.wall_s:.2f}", f"{run.cpu_s:.2f}", busiest))
+    return table(("bag", "tool", "wall s", "CPU s", f"busiest threads (CPU s, up to {most})"), rows)
+
+
+WRITER_BOUND = """Both tools end in rerun-sdk's file writer: one thread (`file_writer` in the bridge; in the
+importer, its main thread `rerun`, which also builds the chunks) that encodes each chunk, LZ4-compresses it
+and writes it, busy for nearly the whole run (perf: about half of it in LZ4, the same work in both). The
+bridge's writer starts only once Python has imported rerun-sdk (`python -c "import rerun"`: about 0.8 s
+here, before any bag is opened); the importer's starts at once. So the bridge's main thread, which has time
+to spare, is not what bounds it: the bridge gains on the importer only where the importer slows with size
+(its memory grows with the bag), and no bag whose whole import takes less than that second can be caught."""
+
+
 def _share(seconds: float, total: float) -> str:
     return f"{seconds:.2f} s ({seconds / total * 100:.0f}%)" if total else f"{seconds:.2f} s"
 
@@ -313,6 +333,9 @@ def render(results: Results, machine_info: dict[str, str], date: str, command: s
     if results.profiles:
         parts += ["### Where the bridge's time goes (one replay under cProfile, `bench/profile_replay.py`)",
                   profile_table(results.profiles)]  # fmt: skip
+    if results.replay_threads:
+        parts += ["### CPU by thread: the bridge and Rerun's importer (one run each, not synced)",
+                  replay_threads_table(results.replay_threads), WRITER_BOUND]  # fmt: skip
     if results.conversions:
         parts += ["## Live: conversion cost per message", conversions_table(results.conversions)]
     if results.dds:

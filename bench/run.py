@@ -20,7 +20,7 @@ from . import report
 from .live_bench import max_receive_buffer, measure_conversions, run_dds_load
 from .make_bags import DATA_DIR, VARIANTS, BagSpec, BenchBag, ensure_bag
 from .measure import REPO, BenchError, compile_bridge
-from .replay_bench import profile_phases, run_replay
+from .replay_bench import profile_phases, run_replay, thread_cpu
 from .ros2_bench import BRIDGES, has_rclpy, run_ros2_camera
 from .dds_load import COLOUR_SIZE, DEPTH_SIZE
 from .targets import (LIVE_CAMERA, LIVE_CAMERA_LABEL, conversion_target, dds_target, live_camera_target, remap_target,
@@ -113,7 +113,7 @@ def run_replay_part(results: report.Results, args: argparse.Namespace, chosen: S
     section(f"Replay (fastest of {chosen.repeat})")
     results.replay = run_replay(results.bags, out_dir, chosen.repeat)
     results.targets += replay_targets(results.replay, results.bags)
-    results.profiles = profile_largest(results.bags, out_dir, results.notes)
+    results.profiles, results.replay_threads = profile_largest(results.bags, out_dir, results.notes)
 
 
 def run_live_part(results: report.Results, args: argparse.Namespace, chosen: Settings) -> None:
@@ -186,22 +186,27 @@ def prepare_bag(spec: BagSpec, data_dir: Path) -> BenchBag:
     return bag
 
 
-def profile_largest(bags: Sequence[BenchBag], out_dir: Path, notes: list[str]) -> dict[str, dict[str, float]]:
-    """Where the time goes in one replay of the largest bag of each variant."""
+def profile_largest(bags: Sequence[BenchBag], out_dir: Path, notes: list[str]) -> tuple[dict, dict]:
+    """Where the time goes in one replay of the largest bag of each variant: the bridge's main thread by phase,
+    and the bridge's and Rerun's importer's CPU by thread (MCAP bags)."""
     largest: dict[str, BenchBag] = {}
     for bag in bags:
         if bag.spec.variant not in largest or bag.spec.size_mb > largest[bag.spec.variant].spec.size_mb:
             largest[bag.spec.variant] = bag
     section("Profiling one replay per variant")
-    profiles = {}
+    profiles, threads = {}, {}
     for bag in largest.values():
         try:
             profiles[bag.spec.name] = profile_phases(bag, out_dir)
+            if bag.spec.storage == "mcap":
+                threads[bag.spec.name] = thread_cpu(bag, out_dir)
         except BenchError as err:
             notes.append(str(err))
     if profiles:
         print(report.profile_table(profiles))
-    return profiles
+    if threads:
+        print(report.replay_threads_table(threads))
+    return profiles, threads
 
 
 def run_dds_loads(cameras: int, seconds: float, out_dir: Path, notes: list[str]) -> list[report.DdsRun]:

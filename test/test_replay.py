@@ -17,7 +17,7 @@ import numpy as np
 import pyarrow as pa
 import pytest
 from recordings import TYPESTORE, camera_info_msg, compressed_msg, image_msg, read_recording, tf_msg
-from rosbags.rosbag2 import StoragePlugin, Writer
+from rosbags.rosbag2 import CompressionFormat, CompressionMode, StoragePlugin, Writer
 
 from bridge.cli import main
 
@@ -34,7 +34,9 @@ STATIC_TFS = [("base_link", "camera_link", (0.1, 0.0, 0.5), (0.0, 0.0, 0.0, 1.0)
 TOPICS = ["/cam/color", "/cam/depth", "/cam/depth_float", "/cam/jpeg", "/cam/info", "/tf", "/tf_static"]
 
 # Every storage form the CLI accepts: rosbag2 folders, and storage files given directly (no metadata.yaml).
-BAG_FORMS = ["mcap folder", "sqlite3 folder", "mcap file", "db3 file"]
+# storage, layout and, as `ros2 bag record --compression-mode file|message --compression-format zstd` writes them,
+# compressed bags: whole storage files (the reader unpacks them first) or each message on its own.
+BAG_FORMS = ["mcap folder", "sqlite3 folder", "mcap file", "db3 file", "mcap folder zstd-files", "sqlite3 folder zstd-messages"]
 
 
 def stamp(i: int) -> int:
@@ -86,11 +88,15 @@ def write_cdr_bag(path: Path, messages: list[tuple[str, str, bytes, int]], form:
 
     Raw bytes, so that tests can store CDR no deserializer accepts.
     """
-    storage, layout = form.split()
+    storage, layout, *compression = form.split()
     folder = path.with_name(path.name + "_folder") if layout != "folder" else path
     plugin = StoragePlugin.SQLITE3 if storage in ("sqlite3", "db3") else StoragePlugin.MCAP
     connections: dict[str, Any] = {}
-    with Writer(folder, version=8, storage_plugin=plugin) as writer:
+    writer = Writer(folder, version=8, storage_plugin=plugin)
+    if compression:
+        mode = CompressionMode.FILE if compression == ["zstd-files"] else CompressionMode.MESSAGE
+        writer.set_compression(mode, CompressionFormat.ZSTD)
+    with writer:
         for topic, msgtype, raw, ns in messages:
             if topic not in connections:
                 connections[topic] = writer.add_connection(topic, msgtype, typestore=TYPESTORE)

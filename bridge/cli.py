@@ -70,9 +70,6 @@ def _command(argv: Sequence[str] | None = None) -> int:
 
 
 def _run(args: argparse.Namespace) -> int:
-    from .startup import keep_pandas_out_of_pyarrow
-
-    keep_pandas_out_of_pyarrow()
     from .config import ConfigError
     from .sinks import OutputError, SinkError
 
@@ -269,11 +266,12 @@ def _add_fleet(command: argparse.ArgumentParser) -> None:
 def _config(args: argparse.Namespace):
     """The config file (or the defaults) under the command line's sinks, ids and topic filters."""
     from .config import BridgeConfig, ServeConfig, SinksConfig, load_config, parse_config, viewer_url
-    from .core.overrides import RecordingOverrides
 
     config = load_config(args.config) if args.config else BridgeConfig()
     sinks = getattr(args, "output", None) is not None or any(getattr(args, a, None) for a in ("spawn", "connect", "serve"))
     if sinks or hasattr(args, "application_id"):
+        from .core.overrides import RecordingOverrides  # with the bridge and rerun-sdk, which `convert` leaves to its workers
+
         config = RecordingOverrides(
             sinks=SinksConfig(
                 file=Path(args.output) if args.output is not None else None,
@@ -434,8 +432,10 @@ class _Session:
     """
 
     def __init__(self, config, verbosity: int, last: bool = False):
+        from .startup import keep_pandas_out_of_pyarrow
         from .streams import check_encoders
 
+        keep_pandas_out_of_pyarrow()  # before the first Rerun row is built
         check_encoders(config)  # before any sink opens: a missing encoder writes no file
         self.config = config
         self.verbosity = verbosity

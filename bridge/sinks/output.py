@@ -11,9 +11,7 @@ import os
 import stat
 from pathlib import Path
 
-
-class OutputError(RuntimeError):
-    """The output file cannot be written; the text names it and why."""
+from .errors import OutputError
 
 
 RRD_MAGIC = (b"RRF2", b"RRIO")  # the first bytes of a Rerun recording file

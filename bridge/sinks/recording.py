@@ -32,6 +32,7 @@ import rerun.blueprint as rrb
 
 from ..config import RecordingConfig, ServeConfig
 from .native import log_row
+from .errors import SinkError
 from .output import OutputFile
 
 log = logging.getLogger("ros2_rerun_bridge")
@@ -43,10 +44,6 @@ CLOSE_TIMEOUT_S = 30.0  # for the file and server to take what is left
 VIEWER_CLOSE_TIMEOUT_S = 5.0  # for a viewer, which may be gone
 
 Times = Mapping[str, int]  # timeline -> timestamp in ns; None for static data
-
-
-class SinkError(RuntimeError):
-    """No sink could be set up: nowhere to send the recording."""
 
 
 @dataclass

@@ -1,10 +1,11 @@
 """Running the conversions: in worker processes on this machine, or as Ray tasks on a cluster.
 
 Local workers are `spawn`ed processes (`ProcessPoolExecutor`), each converting one bag at a time, so memory
-is bounded per worker as for one `replay`. Only as many bags as there are workers are handed out at once:
-when a worker process dies (killed, out of memory, a crash in a library), the bags it may have been
-converting are each converted again alone, and the one that kills its worker again is reported as failed;
-the others go on.
+is bounded per worker as for one `replay`. The biggest bags go first, so that the workers end together
+rather than one converting a big bag alone at the end. Only as many bags as there are workers are handed
+out at once: when a worker process dies (killed, out of memory, a crash in a library), the bags it may have
+been converting are each converted again alone, and the one that kills its worker again is reported as
+failed; the others go on.
 """
 
 from __future__ import annotations
@@ -37,7 +38,7 @@ def run_local(jobs: Sequence[BagJob], workers: int, config: Any, settings: str, 
     import multiprocessing
 
     context = multiprocessing.get_context("spawn")  # no fork of a process that may hold Rerun's threads
-    pending = deque(jobs)
+    pending = deque(biggest_first(jobs))
     suspects: deque[BagJob] = deque()  # in flight when a worker died: each converted again by itself
     running: dict[Future, tuple[BagJob, bool]] = {}  # -> the bag, whether it runs alone
     pool = ProcessPoolExecutor(workers, mp_context=context, initializer=init_worker)
@@ -78,6 +79,11 @@ def run_local(jobs: Sequence[BagJob], workers: int, config: Any, settings: str, 
     pool.shutdown(wait=True)
 
 
+def biggest_first(jobs: Sequence[BagJob]) -> list[BagJob]:
+    """The order to hand bags out in: by size, the biggest first (ties in path order)."""
+    return sorted(jobs, key=lambda job: -job.size)
+
+
 def _stop(pool: ProcessPoolExecutor) -> None:
     """End the workers now (Ctrl-C): what they were writing stays a `.partial` file, not a recording."""
     processes = list(getattr(pool, "_processes", {}).values())  # the executor has no public way to end them
@@ -104,7 +110,7 @@ def run_ray(jobs: Sequence[BagJob], address: str | None, memory_mb: int, config:
             raise RayUnavailable(f"cannot connect to the Ray cluster at {address or 'RAY_ADDRESS or this machine'}: "
                                  f"{str(err).strip().splitlines()[-1] if str(err).strip() else type(err).__name__}") from None  # fmt: skip
     task = ray.remote(num_cpus=1, memory=memory_mb * 1024 * 1024, max_retries=0)(convert_bag)
-    refs = {task.remote(job, config, settings, config_name): job for job in jobs}
+    refs = {task.remote(job, config, settings, config_name): job for job in biggest_first(jobs)}
     try:
         remaining = list(refs)
         while remaining:

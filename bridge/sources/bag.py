@@ -17,12 +17,13 @@ from rosbags.highlevel import AnyReader
 from rosbags.typesys import Stores, get_typestore
 
 from ..msgs import register_video_types
-from .storage import FORMATS, Damage, DefaultTypes, MetadataError, StorageFile, open_files, open_folder
+from .storage import FORMATS, Damage, DefaultTypes, MetadataError, StorageFile, Typestores, open_files, open_folder
 
 log = logging.getLogger("ros2_rerun_bridge")
 
 # For bags that do not carry their message definitions (sqlite3 bags before Iron): built only for them.
 DEFAULT_TYPES = DefaultTypes(lambda: register_video_types(get_typestore(Stores.ROS2_HUMBLE)))
+TYPESTORES = Typestores()  # the bags' typestores, with their deserializers, for the next bags with the same types
 
 
 class BagError(Exception):
@@ -63,6 +64,7 @@ class Bag:
         if self._storages and not any(storage.readable for storage in self._storages):
             reader.close()
             raise BagError(self._damage_report())
+        reader.typestore = TYPESTORES.shared(reader.typestore)
         self._reader = reader
         return self
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import functools
 import struct
-from collections import Counter
+from collections import Counter, OrderedDict
 from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
 from contextlib import suppress
 from dataclasses import dataclass
@@ -449,6 +449,32 @@ class DefaultTypes:
     @functools.cached_property
     def fielddefs(self) -> Typesdict:
         return self._build().fielddefs
+
+
+class Typestores:
+    """The typestores of the bags opened so far in this process, by the message types they define, the latest
+    `size`: a bag whose types were seen is read with that bag's typestore instead of its own.
+
+    AnyReader builds a typestore per bag, and generates its deserializers at the first message of each type:
+    40-50 ms a bag for a camera's types, more than converting a short bag's frames. The bags of an archive
+    mostly define the same types (one robot, one recorder), so in a `convert` worker the deserializers are
+    made once. Typestores with the same types generate the same deserializers.
+    """
+
+    def __init__(self, size: int = 8):
+        self._size = size
+        self._stores: OrderedDict[str, Typestore] = OrderedDict()
+
+    def shared(self, typestore: Typestore) -> Typestore:
+        """The typestore seen before with `typestore`'s types, else `typestore`, remembered."""
+        key = repr(sorted(typestore.fielddefs.items()))
+        if (seen := self._stores.get(key)) is not None:
+            self._stores.move_to_end(key)
+            return seen
+        self._stores[key] = typestore
+        if len(self._stores) > self._size:
+            self._stores.popitem(last=False)
+        return typestore
 
 
 def open_files(paths: Sequence[Path], typestore: DefaultTypes) -> tuple[AnyReader, list[StorageFile]]:

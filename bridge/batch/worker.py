@@ -60,7 +60,7 @@ def convert_bag(job: BagJob, config: Any, settings: str, config_name: str | None
 
     On success the output's stamp (`job.stamp_path`) records what it was made from.
     """
-    began = time.monotonic()
+    began, cpu = time.monotonic(), time.process_time()
     result = BagResult(job.name, FAILED, size_in=job.size)
     capture = _Capture()
     logger_state = (log.propagate, log.level)
@@ -72,7 +72,8 @@ def convert_bag(job: BagJob, config: Any, settings: str, config_name: str | None
         result.peak_rss_mb = _peak_rss_mb()
         if result.status == CONVERTED:
             write_stamp(job, settings, {"frames": result.frames, "messages": capture.messages,
-                                        "seconds": round(time.monotonic() - began, 3), "worker_peak_rss_mb": result.peak_rss_mb})  # fmt: skip
+                                        "seconds": round(time.monotonic() - began, 3), "cpu_seconds": round(time.process_time() - cpu, 3),
+                                        "worker_peak_rss_mb": result.peak_rss_mb})  # fmt: skip
     except Exception as err:  # an output that cannot be written, anything unforeseen: this bag only
         from ..sinks import OutputError, SinkError
 

@@ -482,3 +482,35 @@ def test_a_bag_without_message_definitions_is_read_with_ros2_humbles_types(tmp_p
     assert entities(table) == set(TOPICS)
     buffers = by_time(table, "/cam/color:Image:buffer")
     assert pixels(buffers[log_time(0, "/cam/color")]) == frame(0).color.tobytes()
+
+
+def same(a: Any, b: Any) -> bool:
+    """Messages equal field by field (of any typestore's classes), arrays element by element."""
+    if hasattr(a, "__dataclass_fields__"):
+        return type(a).__name__ == type(b).__name__ and all(same(getattr(a, f), getattr(b, f)) for f in a.__dataclass_fields__)
+    if isinstance(a, np.ndarray):
+        return np.array_equal(a, b)
+    if isinstance(a, list):
+        return len(a) == len(b) and all(same(x, y) for x, y in zip(a, b))
+    return a == b
+
+
+def test_bags_with_the_same_types_share_one_typestore_and_read_alike(tmp_path):
+    """The deserializers rosbags generates for a bag's types are made once per process (storage.Typestores)."""
+    from bridge.sources.bag import Bag
+
+    written = camera_messages()
+    colour_only = [m for m in written if m[0] == "/cam/color"]
+    bags = {"first": (write_bag_as(tmp_path / "first", written), written),
+            "second": (write_bag_as(tmp_path / "second", written, "sqlite3 folder"), written),
+            "other": (write_bag_as(tmp_path / "other", colour_only), colour_only)}  # fmt: skip
+    typestores = {}
+    for name, (path, messages) in bags.items():
+        with Bag(path) as bag:
+            typestores[name] = bag.reader.typestore
+            read = [(m.topic, bag.deserialize(m.raw, m.msgtype)) for m in bag.messages(set(bag.topics()))]
+        expected = sorted(messages, key=lambda m: m[2])  # read in log-time order
+        assert [topic for topic, _ in read] == [topic for topic, _, _ in expected]
+        assert all(same(got, msg) for (_, got), (_, msg, _) in zip(read, expected))
+    assert typestores["first"] is typestores["second"]
+    assert typestores["other"] is not typestores["first"]  # other types: its own

@@ -181,10 +181,15 @@ class BridgeConfig:
     namespaces: tuple[str, ...] = ()
     prefix_frames: bool = True  # False: the robots' frames are distinct already (one global /tf, bridged as is)
     shared_frames: frozenset[str] = frozenset()  # frames not prefixed: the fleet's common `map`
+    # False: the source is one robot's, its topics named without its namespace (a bag recorded on the robot, in
+    # `convert --namespace-from-path`): every topic is the robot's, namespaces[0], and placed under it all the same.
+    topics_namespaced: bool = True
 
     def __post_init__(self) -> None:
         """Refused however the namespaces come (file, command line, node parameter): the RGB-D stages pair topics
         and look up frames by the config's names, which in a fleet are no robot's (not yet supported)."""
+        if not self.topics_namespaced and len(self.namespaces) != 1:
+            raise ConfigError(f"a source of one robot takes one namespace, not {len(self.namespaces)}")
         rgbd = [topic for topic, options in self.topics.items() if options.register or options.point_cloud]
         if self.namespaces and rgbd:
             raise ConfigError(f"namespaces: not yet with register or point_cloud (topics.{rgbd[0]}): they pair "

@@ -269,6 +269,78 @@ def test_each_robot_is_placed_by_its_own_tf(fleet_recording, ns):
     assert np.allclose(column(table, f"{ns}/tf_static:Transform3D:translation")[-1], [odom_in_map(ns)])
 
 
+# -- an archive laid out by robot, each bag converted under its robot's namespace --------------------
+
+ARCHIVE_BAGS = {"robot1/2024-05-01/run_0": "/robot1", "robot1/2024-05-02/run_0": "/robot1", "robot2/2024-05-01/run_0": "/robot2"}
+
+
+def recorded_on(ns: str) -> list:
+    """What a robot records itself: its topics without its namespace, its frames as every robot names them."""
+    return [(topic[len(ns):], msg, log_time) for topic, msg, log_time in robot_messages(ns)]
+
+
+def segment_properties(paths: list[Path]) -> dict[str, dict]:
+    """Each recording's `ros2_bag` properties (its segment in a catalog), by the bag's name."""
+    with rr.server.Server(datasets={"d": [str(p) for p in paths]}) as server:
+        client = server.client()  # kept while the dataset is queried
+        dataset = client.get_dataset("d")
+        table = dataset.segment_table().to_arrow_table().to_pylist()
+    return {row["property:ros2_bag:name"][0]: {k.split(":")[-1]: v[0] for k, v in row.items() if k.startswith("property:ros2_bag:")}
+            for row in table}  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def robot_archive(tmp_path_factory):
+    root = tmp_path_factory.mktemp("robots")
+    for name, ns in ARCHIVE_BAGS.items():
+        (root / "archive" / name).parent.mkdir(parents=True, exist_ok=True)
+        write_bag_as(root / "archive" / name, recorded_on(ns))
+    assert main(["convert", "--no-progress", "--jobs", "2", str(root / "archive"), "-o", str(root / "out"),
+                 "--namespace-from-path", "0", "--shared-frame", "map"]) == 0  # fmt: skip
+    return root
+
+
+@pytest.mark.parametrize("name", ARCHIVE_BAGS)
+def test_each_bag_of_an_archive_is_converted_under_its_robots_namespace(robot_archive, name):
+    ns = ARCHIVE_BAGS[name]
+    robot = ns.lstrip("/")
+    table = read_recording(robot_archive / "out" / f"{name}.rrd", index="message_log_time")
+    assert entities(table) == {ns + topic for topic in ["/camera/color/image_raw", "/camera/color/camera_info", "/tf", "/tf_static"]}
+    buffers = by_time(table, f"{ns}/camera/color/image_raw:Image:buffer")
+    assert [pixels(buffers[t]) for t in sorted(buffers)] == [colour(ns, i).tobytes() for i in range(FRAMES)]
+    assert set(map(tuple, by_time(table, f"{ns}/camera/color/image_raw:CoordinateFrame:frame").values())) == {(f"{robot}/{OPTICAL}_image_plane",)}
+    assert set(map(tuple, by_time(table, f"{ns}/camera/color/camera_info:Pinhole:parent_frame").values())) == {(f"{robot}/{OPTICAL}",)}
+    assert set(map(tuple, by_time(table, f"{ns}/tf:Transform3D:parent_frame").values())) == {(f"{robot}/odom",)}
+    assert set(map(tuple, by_time(table, f"{ns}/tf:Transform3D:child_frame").values())) == {(f"{robot}/base_link",)}
+    assert column(table, f"{ns}/tf_static:Transform3D:parent_frame")[-1] == ["map"]  # shared: its odom hangs from the one map
+
+
+def test_each_recording_names_its_robot_in_its_properties(robot_archive):
+    properties = segment_properties([robot_archive / "out" / f"{name}.rrd" for name in ARCHIVE_BAGS])
+    assert {name: p["namespace"] for name, p in properties.items()} == ARCHIVE_BAGS
+
+
+def test_the_namespace_from_the_path_is_part_of_what_a_recording_is_up_to_date_with(robot_archive, capsys):
+    archive, out = str(robot_archive / "archive"), str(robot_archive / "out")
+    capsys.readouterr()
+    assert main(["convert", "--no-progress", "--jobs", "1", archive, "-o", out, "--namespace-from-path", "0", "--shared-frame", "map"]) == 0
+    assert "3 bags: 3 up to date" in capsys.readouterr().out
+    assert main(["convert", "--no-progress", "--jobs", "1", archive, "-o", str(robot_archive / "plain")]) == 0
+    table = read_recording(robot_archive / "plain" / "robot2/2024-05-01/run_0.rrd", index="message_log_time")
+    assert "/camera/color/image_raw" in entities(table)  # without the option: the bag's topics as they are
+
+
+@pytest.mark.parametrize(("args", "problem"), [
+    (["--namespace-from-path", "3"], "robot1/2024-05-01/run_0, has no part 3"),
+    (["--namespace-from-path", "1"], "--namespace-from-path 1: '2024-05-01' is not a ROS namespace"),
+    (["--namespace-from-path", "0", "--namespace", "/robot1"], "not with namespaces"),
+])  # fmt: skip
+def test_a_namespace_from_the_path_that_does_not_fit_is_a_usage_error(robot_archive, tmp_path, caplog, args, problem):
+    assert main(["convert", "--no-progress", str(robot_archive / "archive"), "-o", str(tmp_path / "out"), *args]) == 2
+    assert problem in caplog.text
+    assert not (tmp_path / "out").exists()
+
+
 # -- one bridge per robot, each its own recording, into one viewer --------------------------------
 
 

@@ -7,6 +7,7 @@ import logging
 import os
 import sys
 import time
+from dataclasses import replace
 from pathlib import Path
 
 from .catalog import DEFAULT_DATASET
@@ -25,6 +26,10 @@ def add_convert_arguments(command: argparse.ArgumentParser) -> None:
     command.add_argument("-c", "--config", type=Path, help="YAML config: topics, entity paths, options (its sinks are not used)")
     _add_filters(command)
     _add_fleet(command)
+    command.add_argument("--namespace-from-path", type=int, metavar="N",
+                         help="each bag is one robot's, named by part N of its path under the inputs (robot1/2024-05-01/"
+                              "run_3: 0 is robot1): its topics, which carry no namespace, at entity paths under /robot1, "
+                              "its frames named robot1/frame (not with --namespace)")  # fmt: skip
     command.add_argument("-j", "--jobs", type=int, default=_cores(), metavar="N", help="worker processes")
     command.add_argument("--ray", nargs="?", const="auto", metavar="ADDRESS",
                          help="run one Ray task per bag on an existing Ray cluster instead (no value: RAY_ADDRESS, "
@@ -59,9 +64,9 @@ def run_convert(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
     from ..cli import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_USAGE, _config
-    from .discover import DiscoveryError, config_hash, find_bags, read_stamp
+    from .discover import DiscoveryError, config_hash, find_bags, namespace_from_path, read_stamp
     from .run import RayMissing, RayUnavailable, run_local, run_ray
-    from .worker import CONVERTED, UP_TO_DATE, BagResult
+    from .worker import CONVERTED, UP_TO_DATE, BagResult, bag_config
 
     if args.ray not in (None, "auto") and Path(args.ray).exists():  # `--ray BAGS -o OUT`: an input, not an address
         args.inputs.insert(0, Path(args.ray))
@@ -76,17 +81,23 @@ def run_convert(args: argparse.Namespace) -> int:
         log.error("%s: not a folder (-o names the folder the recordings go to)", args.out_dir)
         return EXIT_USAGE
     config = _config(args)  # the config file (or the defaults) with --include/--exclude, checked as for replay
-    fleet = {"namespaces": list(config.namespaces), "prefix_frames": config.prefix_frames,
-             "shared_frames": sorted(config.shared_frames)} if config.namespaces else None  # fmt: skip
-    settings = config_hash(args.config, args.include, args.exclude, fleet)
+    by_path = args.namespace_from_path
+    if by_path is not None and config.namespaces:
+        log.error("--namespace-from-path: each bag is one robot's, whose topics carry no namespace; not with namespaces "
+                  "(--namespace, the config's), which name the robots whose topics a bag holds")  # fmt: skip
+        return EXIT_USAGE
+    settings = config_hash(args.config, args.include, args.exclude, _fleet(config, by_path))
     try:
         jobs = find_bags(args.inputs, args.out_dir)
+        if by_path is not None:
+            jobs = [replace(job, namespace=namespace_from_path(job, by_path)) for job in jobs]
     except DiscoveryError as err:
         log.error("%s", err)
         return EXIT_USAGE
     if not jobs:
         log.error("no rosbag2 bag (a folder with metadata.yaml, a .mcap or .db3 file) under %s", " ".join(map(str, args.inputs)))
         return EXIT_FAILED
+    bag_config(config, jobs[0])  # as every bag is converted: a ConfigError (exit 2) now rather than in every bag
     out = args.out_dir.resolve()
     for job in jobs:
         if job.path.is_dir() and out.is_relative_to(job.path):
@@ -151,6 +162,14 @@ def run_convert(args: argparse.Namespace) -> int:
         outputs = [r.output for job in jobs if (r := results[job.name]).status in (CONVERTED, UP_TO_DATE)]
         status = max(status, _register(args.register, args.dataset, outputs, args.verbosity))
     return status
+
+
+def _fleet(config, by_path: int | None) -> dict | None:
+    """How the robots are named, for the stamps; None without robots, so that the stamps of other runs stay valid."""
+    if not config.namespaces and by_path is None:
+        return None
+    robots = {"namespaces": list(config.namespaces)} if by_path is None else {"namespace_from_path": by_path}
+    return {**robots, "prefix_frames": config.prefix_frames, "shared_frames": sorted(config.shared_frames)}
 
 
 def summary_table(results: list, elapsed: float) -> str:

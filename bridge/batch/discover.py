@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any, Iterable, Mapping, Sequence
 
 from .. import __version__
+from ..conversion.namespaces import namespace
 
 STORAGE_SUFFIXES = (".mcap", ".db3")
 # The namespace of the recording ids: uuid5(RECORDING_NAMESPACE, the bag's identity).
@@ -45,6 +46,7 @@ class BagJob:
     name: str  # its path relative to the inputs' root, with '/'
     output: Path  # absolute: OUT_DIR/name.rrd
     files: tuple[InputFile, ...]
+    namespace: str = ""  # the robot's whose bag it is, from its path (`convert --namespace-from-path`)
 
     @property
     def size(self) -> int:
@@ -90,6 +92,19 @@ def find_bags(inputs: Sequence[Path], out_dir: Path) -> list[BagJob]:
         name = bag.relative_to(root).as_posix() if bag != root else bag.name
         jobs.append(BagJob(bag, name, out / f"{name}.rrd", tuple(_input_files(bag))))
     return jobs
+
+
+def namespace_from_path(job: BagJob, index: int) -> str:
+    """The robot's namespace of a bag in an archive laid out by robot: part `index` of its path under the
+    inputs (`robot1/2024-05-01/run_3`: 0 gives /robot1, -1 would be the bag itself), as a ROS namespace."""
+    parts = job.name.split("/")
+    if not -len(parts) <= index < len(parts):
+        raise DiscoveryError(f"{job.path}: --namespace-from-path {index}: its path under the inputs, {job.name}, "
+                             f"has no part {index}")  # fmt: skip
+    try:
+        return namespace(parts[index])
+    except ValueError as err:
+        raise DiscoveryError(f"{job.path}: --namespace-from-path {index}: {parts[index]!r} is {err}") from None
 
 
 def _root(inputs: list[Path]) -> Path:

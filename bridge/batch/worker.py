@@ -88,15 +88,23 @@ def convert_bag(job: BagJob, config: Any, settings: str, config_name: str | None
     return result
 
 
+def bag_config(config: Any, job: BagJob) -> Any:
+    """The config `job` is converted with: into its output, with its recording id and, when the bag is one robot's
+    (`--namespace-from-path`), its topics and frames under the robot's namespace. ConfigError where that cannot be."""
+    from ..config import SinksConfig
+
+    config = config.with_sinks(SinksConfig(file=job.output))
+    config = replace(config, recording=replace(config.recording, recording_id=job.recording_id))
+    return replace(config, namespaces=(job.namespace,), topics_namespaced=False) if job.namespace else config
+
+
 def _convert(job: BagJob, config: Any, settings: str, config_name: str | None, result: BagResult) -> None:
     import rerun as rr
 
     from ..cli import _Session
-    from ..config import SinksConfig
     from ..replay import ReplayOptions, replay
 
-    config = config.with_sinks(SinksConfig(file=job.output))
-    config = replace(config, recording=replace(config.recording, recording_id=job.recording_id))
+    config = bag_config(config, job)
     opened: dict[str, Any] = {}
 
     def remember(bag: Any) -> None:
@@ -134,7 +142,7 @@ def _send_properties(rr: Any, stream: Any, job: BagJob, bag: dict, stats: dict, 
     rr.send_recording_name(job.name, recording=stream)
     rr.send_recording_start_time_nanos(bag["start_ns"], recording=stream)
     rr.send_property("ros2_bag", rr.AnyValues(
-        path=str(job.path), name=job.name,
+        path=str(job.path), name=job.name, namespace=job.namespace,
         start_time_ns=bag["start_ns"], end_time_ns=bag["end_ns"], duration_s=(bag["end_ns"] - bag["start_ns"]) / 1e9,
         messages=sum(info.count for info in topics.values()), size_bytes=job.size,
         frames=sum(stats[t].logged for t in bag["image_topics"] if t in stats),

@@ -76,10 +76,10 @@ def plan_route(config: BridgeConfig, topic: str, msgtype: str) -> Route | None:
 def configured_topics(config: BridgeConfig) -> dict[str, tuple[str, TopicConfig]]:
     """Each topic the config lists as it is published, with (its name in the config, its options).
 
-    In a fleet, each listed topic under each robot's namespace; but the shared /tf and /tf_static as they
-    are where frames are not prefixed.
+    In a fleet, each listed topic under each robot's namespace (in a source of one robot, as listed); but the
+    shared /tf and /tf_static as they are where frames are not prefixed.
     """
-    namespaces = config.namespaces or ("",)
+    namespaces = (config.namespaces if config.topics_namespaced else ()) or ("",)
     return {name if not config.prefix_frames and name in GLOBAL_TF_TOPICS else full_topic(ns, name): (name, options)
             for ns in namespaces for name, options in config.topics.items()}  # fmt: skip
 
@@ -87,11 +87,14 @@ def configured_topics(config: BridgeConfig) -> dict[str, tuple[str, TopicConfig]
 def placed_topic(config: BridgeConfig, topic: str) -> NamespacedTopic | None:
     """Which robot a topic is of, and its name there; None for a topic of none of the fleet's robots.
 
-    Without `namespaces` every topic is its own name. In a fleet whose frames are not prefixed, the
-    global /tf and /tf_static are bridged as they are: the robots' frames are distinct already.
+    Without `namespaces` every topic is its own name; in a source of one robot whose topics carry no namespace,
+    every topic is that robot's. In a fleet whose frames are not prefixed, the global /tf and /tf_static are
+    bridged as they are: the robots' frames are distinct already.
     """
     if not config.namespaces:
         return NamespacedTopic("", topic)
+    if not config.topics_namespaced:
+        return NamespacedTopic(config.namespaces[0], topic)
     placed = split_topic(topic, config.namespaces)
     if placed is None and not config.prefix_frames and topic in GLOBAL_TF_TOPICS:
         return NamespacedTopic("", topic)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import platform
+import re
 from dataclasses import dataclass, field
 from importlib import metadata
 from pathlib import Path
@@ -17,6 +18,7 @@ from .replay_bench import CP, NAIVE, OURS, RERUN_IMPORTER, ReplayResult, find
 from .targets import MAX_PEAK_RSS_MB, Target
 
 if TYPE_CHECKING:
+    from .convert_bench import ConvertRun
     from .rectify_bench import Cost
     from .video_bench import VideoResults
 
@@ -88,6 +90,9 @@ With `--docs` it writes this file and `docs/benchmarks.png` (the plot needs matp
   pure functions on synthetic frames: rectification's `remap` (bilinear fixed-point maps for colour, nearest
   neighbour for depth) over a strong plumb_bob calibration, and building its maps; depth registration into a
   colour camera 5 cm away and coloured clouds. Minimum and median of N runs.
+- **Batch conversion** (`bench/convert_bench.py`): `convert` of two archives of 20 bags (the four variants, under
+  nested folders) with `--jobs 1` and `--jobs 2`: wall and CPU time, per bag and fixed, and each worker's peak
+  RSS; fastest of N rounds. `python -m bench.convert_bench --docs` rewrites only that section.
 """
 
 
@@ -110,6 +115,7 @@ class Results:
     ros2: dict[str, DdsLoad] = field(default_factory=dict)  # "node" / "live" -> one rclpy camera into it
     video: VideoResults | None = None
     geometry: list[Cost] = field(default_factory=list)  # rectification, registration and clouds per frame
+    convert: list[ConvertRun] = field(default_factory=list)  # the fastest run per archive and --jobs
     targets: list[Target] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)  # what was skipped and why, and the caller's remarks
 
@@ -352,11 +358,24 @@ def render(results: Results, machine_info: dict[str, str], date: str, command: s
         parts.append(section(results.video).rstrip("\n"))
     if results.geometry:
         parts += ["## Camera geometry: cost per frame", geometry_table(results.geometry)]
+    if results.convert:
+        from .convert_bench import section
+
+        parts.append(section(results.convert).rstrip("\n"))
     if plot is not None:
         parts += ["## Throughput and memory against bag size", f"![throughput and peak RSS]({plot.name})"]
     if results.notes:
         parts += ["## Notes", "\n".join(f"- {note}" for note in results.notes)]
     return "\n\n".join(parts) + "\n"
+
+
+def write_section(text: str, path: Path) -> None:
+    """Into `path`: replacing the section `text` heads ("## Title", up to the next "## "), or appended."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    old = path.read_text(encoding="utf-8") if path.exists() else ""
+    pattern = re.compile(rf"^{re.escape(text.splitlines()[0])}\n.*?(?=^## |\Z)", re.S | re.M)
+    new = pattern.sub(lambda _: text + "\n", old, count=1) if pattern.search(old) else old + ("\n" if old else "") + text
+    path.write_text(new, encoding="utf-8")
 
 
 def plot_replay(results: Sequence[ReplayResult], path: Path) -> bool:

@@ -23,8 +23,8 @@ from .measure import REPO, BenchError, compile_bridge
 from .replay_bench import profile_phases, run_replay, thread_cpu
 from .ros2_bench import BRIDGES, has_rclpy, run_ros2_camera
 from .dds_load import COLOUR_SIZE, DEPTH_SIZE
-from .targets import (LIVE_CAMERA, LIVE_CAMERA_LABEL, conversion_target, dds_target, live_camera_target, remap_target,
-                      replay_targets, ros2_target, video_targets)  # fmt: skip
+from .targets import (LIVE_CAMERA, LIVE_CAMERA_LABEL, conversion_target, convert_targets, dds_target, live_camera_target,
+                      remap_target, replay_targets, ros2_target, video_targets)  # fmt: skip
 
 
 RESULTS = REPO / "bench" / "results" / "benchmarks.md"  # ignored by git: a run's own results
@@ -60,6 +60,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--no-dds", action="store_true")
     parser.add_argument("--no-video", action="store_true", help="not the video sizes, quality and encoder speeds")
     parser.add_argument("--no-geometry", action="store_true", help="not rectification, registration and clouds")
+    parser.add_argument("--no-convert", action="store_true", help="not `convert` of two archives with 1 and 2 workers")
     parser.add_argument("--no-ros2", action="store_true", help="not the rclpy camera into the node and `live`")
     parser.add_argument("--data-dir", type=Path, default=DATA_DIR, metavar="DIR", help=f"bags and outputs ({DATA_DIR})")
     parser.add_argument("--report", type=Path, default=RESULTS, help=f"the report to write ({RESULTS.relative_to(REPO)})")
@@ -96,6 +97,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         run_video_part(results, args, chosen)
     if not args.no_geometry:
         run_geometry_part(results)
+    if not args.no_convert:
+        run_convert_part(results, args, chosen)
     command = shlex.join(["python", "-m", "bench.run", *(sys.argv[1:] if argv is None else argv)])
     write_report(results, args.report, args.data_dir, command)
     if results.replay:
@@ -151,6 +154,15 @@ def run_geometry_part(results: report.Results) -> None:
     results.geometry = rectify_bench.measure(repeats=20) + rgbd_bench.measure(repeats=10)
     results.targets.append(remap_target(results.geometry))
     print(report.geometry_table(results.geometry))
+
+
+def run_convert_part(results: report.Results, args: argparse.Namespace, chosen: Settings) -> None:
+    from . import convert_bench
+
+    section(f"Batch conversion (fastest of {chosen.repeat})")
+    results.convert = convert_bench.measure(repeat=chosen.repeat, data_dir=args.data_dir)
+    results.targets += convert_targets(results.convert)
+    print(convert_bench.section(results.convert))
 
 
 def run_ros2_part(results: report.Results, seconds: float, out_dir: Path) -> None:

@@ -1,4 +1,4 @@
-"""The performance targets of issues 4, 10, 11 (video) and 12 (rectification), each checked against the
+"""The performance targets of issues 4, 10, 11 (video), 12 (rectification) and 13 (convert), each checked against the
 measurements with its margin."""
 
 from __future__ import annotations
@@ -11,6 +11,7 @@ from .make_bags import BenchBag
 from .replay_bench import CP, OURS, RERUN_IMPORTER, ReplayResult, find
 
 if TYPE_CHECKING:
+    from .convert_bench import ConvertRun
     from .rectify_bench import Cost
     from .video_bench import VideoResults
 
@@ -28,6 +29,7 @@ LIVE_CAMERA_LABEL = "issue 10's camera 1280x720 + 640x480"
 MIN_LIVE_LOGGED = 0.99
 MAX_REMAP_MS = 5.0  # rectifying one 1080p colour frame (issue 12)
 REMAP_CASE = ("rectify: remap", "1920x1080 rgb8 (bilinear)")
+MIN_CONVERT_SPEEDUP = 1.6  # convert --jobs 2 over --jobs 1, 20 bags on 2 cores (issue 13)
 
 
 @dataclass(frozen=True)
@@ -128,6 +130,18 @@ def remap_target(costs: Sequence[Cost]) -> Target:
     cost = next(c for c in costs if (c.operation, c.frame) == REMAP_CASE)
     return Target(f"rectifying a 1080p rgb8 frame < {MAX_REMAP_MS:g} ms (minimum of `remap`)", f"{cost.best_ms:.1f} ms",
                   cost.best_ms < MAX_REMAP_MS, _relative(cost.best_ms, MAX_REMAP_MS))  # fmt: skip
+
+
+def convert_targets(runs: Sequence[ConvertRun]) -> list[Target]:
+    from .convert_bench import speedups
+
+    targets = [Target(f"convert --jobs 2 >= {MIN_CONVERT_SPEEDUP:g}x --jobs 1, 20 x {size} MB bags", f"{speedup:.2f}x",
+                      speedup >= MIN_CONVERT_SPEEDUP, f"{speedup / MIN_CONVERT_SPEEDUP:.2f} of it; at most {bound:.2f}x from the CPU time")
+               for size, speedup, bound in speedups(runs)]  # fmt: skip
+    peak = max(r.worker_peak_rss_mb for r in runs)
+    targets.append(Target(f"convert: peak RSS per worker < {MAX_PEAK_RSS_MB:g} MB", f"{peak:.0f} MB", peak < MAX_PEAK_RSS_MB,
+                          _relative(peak, MAX_PEAK_RSS_MB)))  # fmt: skip
+    return targets
 
 
 def _relative(value: float, limit: float) -> str:

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import re
 import sys
 import tempfile
 import time
@@ -107,7 +106,9 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     text = section(measure(args.frames, args.speed_frames, args.repeat, args.data_dir))
     print(text)
-    write(text, DOCS if args.docs else RESULTS)
+    from .report import write_section
+
+    write_section(text, DOCS if args.docs else RESULTS)
     return 0
 
 
@@ -245,15 +246,6 @@ def section(results: VideoResults) -> str:
               f"({default_720:.0f} fps on one topic's worker thread); live drops frames before the encoder when it "
               "falls behind (counted as dropped)."]  # fmt: skip
     return "\n".join(lines) + "\n"
-
-
-def write(text: str, path: Path) -> None:
-    """Into `path`: replacing its "## Video" section (up to the next "## "), or appended."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    old = path.read_text(encoding="utf-8") if path.exists() else ""
-    pattern = re.compile(r"^## Video\n.*?(?=^## |\Z)", re.S | re.M)
-    new = pattern.sub(lambda _: text + "\n", old, count=1) if pattern.search(old) else old + ("\n" if old else "") + text
-    path.write_text(new, encoding="utf-8")
 
 
 if __name__ == "__main__":

@@ -53,7 +53,8 @@ def _replay_bag(bag: Bag, bridge: Bridge, options: ReplayOptions) -> None:
     topics = bag.topics()
     routes = {topic: route for topic, info in topics.items() if (route := bridge.route(topic, info.msgtype))}
     if not routes:
-        within = f" within namespaces {', '.join(bridge.config.namespaces)}" if bridge.config.namespaces else ""
+        namespaced = bridge.config.namespaces and bridge.config.topics_namespaced  # not a bag of one robot's
+        within = f" within namespaces {', '.join(bridge.config.namespaces)}" if namespaced else ""
         log.warning("%s: no topic to bridge%s (topics: %s)", bag.path, within, ", ".join(sorted(topics)) or "none")
         return
     log.info("%s: %.1f s; bridging %d of %d topics (%d messages): %s", bag.path, (bag.end_ns - bag.start_ns) / 1e9,

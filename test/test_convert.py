@@ -27,6 +27,7 @@ from ports import free_port, wait_for_port
 from recordings import camera_info_msg, column, image_msg, read_recording, tf_msg, write_bag
 
 from bridge.batch.discover import RECORDING_NAMESPACE, find_bags
+from bridge.batch.run import biggest_first
 from bridge.cli import main
 
 T0 = 1_700_000_000_000_000_000
@@ -178,6 +179,15 @@ def test_a_second_run_converts_nothing_and_touching_a_bag_reconverts_only_it(arc
     assert {name for name, cells in table.items() if cells[4] == "converted"} == {"site_b/split"}
     after = outputs(out)
     assert {name for name in after if after[name] != before[name]} == {"site_b/split.rrd"}
+
+
+def test_the_biggest_bags_are_handed_out_first(archive):
+    """So that the workers end together; the summary keeps the bags' path order."""
+    jobs = find_bags([archive / "bags"], archive / "elsewhere")
+    order = biggest_first(jobs)
+    assert sorted(job.name for job in order) == sorted(job.name for job in jobs)
+    assert [job.size for job in order] == sorted((job.size for job in jobs), reverse=True)
+    assert order[0].size > order[-1].size
 
 
 def test_recording_ids_are_deterministic(archive, first_run):

@@ -222,8 +222,8 @@ def _add_compression(command: argparse.ArgumentParser) -> None:
     command.add_argument("--depth-compression", choices=[c.value for c in DepthCompression],
                          help="log 16-bit depth losslessly compressed, as PNG or RVL (PNG: as fast, smaller)")  # fmt: skip
     command.add_argument("--rectify", action="store_true",
-                         help="also log every Image topic that has a CameraInfo rectified, at ENTITY/rect (topics "
-                              "named *rect* are left alone)")  # fmt: skip
+                         help="also log every image topic (raw or compressed) that has a CameraInfo rectified, at "
+                              "ENTITY/rect (topics named *rect* are left alone)")  # fmt: skip
 
 
 def _with_compression(args: argparse.Namespace, config):

@@ -99,6 +99,12 @@ SUPPORTED_TYPES = frozenset(KIND_TYPES.values())
 # The last part of image_transport's topics that carry CompressedImage (or other non-Image) messages.
 COMPRESSED_TRANSPORTS = ("compressed", "compressedDepth", "theora", "zstd", "ffmpeg", "h264")
 
+
+def image_topic(topic: str) -> str:
+    """The Image topic an image_transport topic carries (`/cam/image_raw/compressed` -> `/cam/image_raw`)."""
+    base, _, last = topic.rpartition("/")
+    return base if last in COMPRESSED_TRANSPORTS and base else topic
+
 COLORMAPS = ("grayscale", "inferno", "magma", "plasma", "turbo", "viridis", "cyan_to_yellow")
 
 # The schemes of Rerun's gRPC URLs (`rerun://` is `rerun+https://`); rerun-sdk refuses any other.
@@ -198,7 +204,8 @@ class BridgeConfig:
     def topic(self, name: str) -> TopicConfig:
         """A topic's options, with the config-wide video and depth compression where it sets none."""
         options = self.topics.get(name, TopicConfig())
-        rectify = options.rectify or (self.rectify if "rect" not in name.rsplit("/", 1)[-1] else None)
+        rectified_already = "rect" in image_topic(name).rsplit("/", 1)[-1]  # image_rect, image_rect_color, ...
+        rectify = options.rectify or (self.rectify if not rectified_already else None)
         return replace(options, video=options.video or self.video, rectify=rectify,
                        depth_compression=options.depth_compression or self.depth_compression)  # fmt: skip
 

@@ -11,6 +11,7 @@ is the cross-check that the scene was rendered as the model says.
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 from pathlib import Path
 
 import cv2
@@ -132,8 +133,24 @@ def _datatype(fmt: dict) -> str:
     return {6: "U8", 8: "U16", 34: "F32"}[fmt["channel_datatype"]]
 
 
-@pytest.mark.parametrize("name", CASES)
-def test_dots_land_where_p_projects_them(name: str, tmp_path: Path) -> None:
+@dataclass(frozen=True)
+class Scene:
+    """Dots rendered through a known model: where they are in the raw image, and where P puts them rectified."""
+
+    info: object  # its CameraInfo
+    size: tuple[int, int]  # the published image's (width, height)
+    raw: np.ndarray  # (N, 2) dot centres in the raw image
+    expected: np.ndarray  # (N, 2) where P projects them (after R)
+
+    def assert_rectified(self, rectified: np.ndarray, tolerance: float = 0.5) -> None:
+        """Each dot's centroid in the rectified image lies where P projects its point."""
+        found = np.array([centroid(rectified, u, v) for u, v in self.expected])
+        error = np.linalg.norm(found - self.expected, axis=1)
+        assert error.max() < tolerance, (error.max(), self.expected[error.argmax()])
+
+
+def scene(name: str) -> Scene:
+    """The dots of case `name` that land well inside both images, checked against OpenCV's inverse model."""
     model, d, k, p, r, (width, height), binning, roi = CASES[name]
     k_pub, p_pub = published(k, binning, roi), published(p, binning, roi)
     size = (roi[2] or width) // (binning[0] or 1), (roi[3] or height) // (binning[1] or 1)
@@ -153,11 +170,17 @@ def test_dots_land_where_p_projects_them(name: str, tmp_path: Path) -> None:
         back = cv2.fisheye.undistortPoints(raw.reshape(-1, 1, 2), k_pub, d_array, R=r, P=p_pub, criteria=criteria)
     else:
         back = cv2.undistortPoints(raw.reshape(-1, 1, 2), k_pub, d_array, R=r, P=p_pub, criteria=criteria)
-    back = back.reshape(-1, 2)
-    np.testing.assert_allclose(back, expected, atol=0.01)
-
+    np.testing.assert_allclose(back.reshape(-1, 2), expected, atol=0.01)
     info = camera_info(model, d, k, p, width, height, r=r, binning=binning, roi=roi)
-    frame = image_msg(render_dots(raw, *size), "mono8", 0, FRAME)
+    return Scene(info, size, raw, expected)
+
+
+@pytest.mark.parametrize("name", CASES)
+def test_dots_land_where_p_projects_them(name: str, tmp_path: Path) -> None:
+    model, d, k, p, r, (width, height), binning, roi = CASES[name]
+    dots = scene(name)
+    size, info, p_pub = dots.size, dots.info, published(p, binning, roi)
+    frame = image_msg(render_dots(dots.raw, *size), "mono8", 0, FRAME)
     path = tmp_path / "r.rrd"
     bridge = run_bridge(path, {"topics": {"/cam/image_raw": {"rectify": True}}},
                         [("/cam/camera_info", CAMERA_INFO, info), ("/cam/image_raw", IMAGE, frame)])  # fmt: skip
@@ -167,9 +190,7 @@ def test_dots_land_where_p_projects_them(name: str, tmp_path: Path) -> None:
     (rectified,) = image_cells(table, "/cam/image_raw/rect")
     (unrectified,) = image_cells(table, "/cam/image_raw")  # kept beside it
     assert rectified.shape == unrectified.shape == (size[1], size[0])
-    found = np.array([centroid(rectified, u, v) for u, v in expected])
-    error = np.linalg.norm(found - expected, axis=1)
-    assert error.max() < 0.5, (error.max(), expected[error.argmax()])
+    dots.assert_rectified(rectified)
 
     pinhole = np.array(column(table, "/cam/image_raw/rect:Pinhole:image_from_camera")[0][0]).reshape(3, 3).T
     np.testing.assert_allclose(pinhole, p_pub, rtol=1e-6)
@@ -270,16 +291,3 @@ def test_replay_rectify_flag(tmp_path: Path) -> None:
     assert len(image_cells(table, "/cam/image_raw/rect")) == 2
     assert len(image_cells(table, "/cam/image_raw")) == 2
     assert not any(name.startswith("/cam/image_rect/rect") for name in table.column_names)  # already rectified
-
-
-def test_compressed_topic_says_it_is_not_rectified(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
-    from recordings import compressed_msg
-
-    ok, png = cv2.imencode(".png", np.zeros((48, 64), np.uint8))
-    with caplog.at_level(logging.WARNING, logger="ros2_rerun_bridge"):
-        bridge = run_bridge(tmp_path / "c.rrd", {"topics": {"/cam/image_raw/compressed": {"rectify": True}}},
-                            [("/cam/image_raw/compressed", "sensor_msgs/msg/CompressedImage", compressed_msg(png.tobytes(), "png", i))
-                             for i in range(2)])  # fmt: skip
-    assert bridge.stats["/cam/image_raw/compressed"].logged == 2
-    warnings = [r.getMessage() for r in caplog.records]
-    assert len(warnings) == 1 and "not rectified" in warnings[0], warnings

@@ -13,7 +13,6 @@ into metric depth, once their declared size is known to be within the limit.
 
 from __future__ import annotations
 
-import struct
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -83,16 +82,26 @@ def _checked_media_type(format_string: str, data: np.ndarray, max_pixels: int) -
 
 def decoded_frame(msg: CompressedImageMsg, *, max_pixels: int = DEFAULT_MAX_PIXELS) -> RawFrame:
     """A JPEG or PNG CompressedImage decoded to 8-bit BGR, for a video encoder; checked against `max_pixels` first."""
+    return RawFrame(decoded_image(msg, max_pixels=max_pixels, as_stored=False)[0], "bgr24")
+
+
+def decoded_image(msg: CompressedImageMsg, *, max_pixels: int = DEFAULT_MAX_PIXELS,
+                  as_stored: bool = True) -> tuple[np.ndarray, str]:  # fmt: skip
+    """A JPEG or PNG CompressedImage's pixels and media type, checked against `max_pixels` before decoding.
+
+    `as_stored`: grey, BGR or BGRA at the file's bit depth (what re-encoding in the same format keeps);
+    otherwise 8-bit BGR.
+    """
     data = np.frombuffer(msg.data, dtype=np.uint8)
     if data.size == 0:
         raise ConversionError("empty compressed image")
-    _checked_media_type(msg.format, data, max_pixels)
-    from .opencv import decode_color  # cv2 is imported on first use
+    media_type = _checked_media_type(msg.format, data, max_pixels)
+    from .opencv import decode_as_stored, decode_color  # cv2 is imported on first use
 
-    pixels = decode_color(data)
+    pixels = (decode_as_stored if as_stored else decode_color)(data)
     if pixels is None:
         raise ConversionError(f"compressed image with format {msg.format!r} cannot be decoded")
-    return RawFrame(pixels, "bgr24")
+    return pixels, media_type
 
 
 def parse_compressed_depth_format(format_string: str) -> CompressedDepthFormat:
@@ -116,22 +125,39 @@ def convert_compressed_depth(
     max_pixels: int = DEFAULT_MAX_PIXELS,
 ) -> Any:
     fmt = parse_compressed_depth_format(format_string)
-    if data.size <= CONFIG_HEADER.size:
-        raise ConversionError(f"compressedDepth payload of {data.size} bytes has no room for its header")
-    _, quant_a, quant_b = CONFIG_HEADER.unpack_from(data)
-    payload = data[CONFIG_HEADER.size :]
+    if fmt.codec == "png" and fmt.encoding == "16UC1":  # millimetres as they are: the viewer decodes the PNG
+        payload = _depth_payload(data)
+        _require_png16(payload, max_pixels)
+        return archetypes.encoded_depth_image(payload, "image/png", **depth.depth_image_args(float_pixels=False))
+    pixels = _decoded_depth(fmt, data, max_pixels)
+    return archetypes.depth_image(pixels, **depth.depth_image_args(float_pixels=pixels.dtype.kind == "f"))
 
+
+def decoded_depth(format_string: str, data: np.ndarray, *,
+                  max_pixels: int = DEFAULT_MAX_PIXELS) -> tuple[CompressedDepthFormat, np.ndarray]:  # fmt: skip
+    """A compressedDepth payload's format and depth: uint16 millimetres (16UC1) or float32 metres (32FC1, NaN: none)."""
+    fmt = parse_compressed_depth_format(format_string)
+    return fmt, _decoded_depth(fmt, data, max_pixels)
+
+
+def _decoded_depth(fmt: CompressedDepthFormat, data: np.ndarray, max_pixels: int) -> np.ndarray:
+    payload = _depth_payload(data)
     if fmt.codec == "png":
         _require_png16(payload, max_pixels)
-        if fmt.encoding == "16UC1":  # millimetres as they are: the viewer decodes the PNG
-            return archetypes.encoded_depth_image(payload, "image/png", **depth.depth_image_args(float_pixels=False))
         quantised = _decode_png16(payload)
     else:
         quantised = _decode_rvl_payload(payload, max_pixels)
     if fmt.encoding == "16UC1":
-        return archetypes.depth_image(quantised, **depth.depth_image_args(float_pixels=False))
-    metres = dequantise_inverse_depth(quantised, quant_a, quant_b)
-    return archetypes.depth_image(metres, **depth.depth_image_args(float_pixels=True))
+        return quantised
+    _, quant_a, quant_b = CONFIG_HEADER.unpack_from(data)
+    return dequantise_inverse_depth(quantised, quant_a, quant_b)
+
+
+def _depth_payload(data: np.ndarray) -> np.ndarray:
+    """The payload after compressed_depth_image_transport's 12-byte ConfigHeader."""
+    if data.size <= CONFIG_HEADER.size:
+        raise ConversionError(f"compressedDepth payload of {data.size} bytes has no room for its header")
+    return data[CONFIG_HEADER.size :]
 
 
 def dequantise_inverse_depth(quantised: np.ndarray, quant_a: float, quant_b: float) -> np.ndarray:
@@ -157,9 +183,9 @@ def _require_png16(payload: np.ndarray, max_pixels: int) -> None:
 
 
 def _decode_png16(payload: np.ndarray) -> np.ndarray:
-    from .opencv import decode_png  # cv2 is imported on first use
+    from .opencv import decode_as_stored  # cv2 is imported on first use
 
-    image = decode_png(payload)
+    image = decode_as_stored(payload)
     if image is None:
         raise ConversionError("compressedDepth png payload cannot be decoded (corrupt PNG)")
     return image

@@ -203,6 +203,35 @@ def video_frame(msg: ImageMsg, *, max_pixels: int = DEFAULT_MAX_PIXELS) -> RawFr
     raise ConversionError(f"encoding {msg.encoding!r} cannot be encoded as video (unsigned colour or grey pixels only)")
 
 
+def interleaved_pixels(msg: ImageMsg, *, max_pixels: int = DEFAULT_MAX_PIXELS) -> tuple[np.ndarray, str | None]:
+    """An Image's pixels as (height, width[, channels]) with their colour model ("L", "RGB", "BGRA", ..., None for
+    two channels), as a per-pixel operation (rectification) needs them: a view of the message for interleaved
+    encodings; Bayer demosaiced and YUV converted to RGB, as the viewer would show them."""
+    encoding = lookup_encoding(msg.encoding)
+    check_size(msg.width, msg.height, max_pixels, "image")
+    width, height = msg.width, msg.height
+    match encoding.layout:
+        case Layout.INTERLEAVED:
+            return _interleaved_pixels(msg, encoding), encoding.color_model
+        case Layout.BAYER8 | Layout.BAYER16:
+            from .opencv import demosaic_to_rgb  # cv2 is imported on first use
+
+            row_bytes = width * encoding.dtype.itemsize
+            mosaic = _native(_rows(msg, row_bytes, height).view(_byte_order(msg, encoding.dtype)))
+            return demosaic_to_rgb(mosaic, encoding.bayer), "RGB"
+        case Layout.YUYV | Layout.UYVY:
+            from .opencv import yuv_to_rgb
+
+            _require_even(msg, width=True)
+            return yuv_to_rgb(_rows(msg, 2 * width, height).reshape(height, width, 2), encoding.layout.name), "RGB"
+        case Layout.NV12 | Layout.NV21:
+            from .opencv import yuv_to_rgb
+
+            _require_even(msg, width=True, height=True)
+            return yuv_to_rgb(_rows(msg, width, height * 3 // 2), encoding.layout.name), "RGB"
+    raise ConversionError(f"encoding {msg.encoding!r} has no per-pixel form here (NV24 is shown, not processed)")
+
+
 def _nv12_planes(msg: ImageMsg, encoding: Encoding) -> np.ndarray:
     """The Y plane and the interleaved U V plane at half resolution (NV21's V U swapped into NV12's order)."""
     _require_even(msg, width=True, height=True)

@@ -23,9 +23,9 @@ def demosaic_to_rgb(mosaic: np.ndarray, pattern: str) -> np.ndarray:
     return cv2.cvtColor(np.ascontiguousarray(mosaic), _BAYER_TO_RGB[pattern])
 
 
-def decode_png(payload: np.ndarray) -> np.ndarray | None:
-    """The PNG's pixels at their own bit depth; None when it cannot be decoded."""
-    return cv2.imdecode(payload, cv2.IMREAD_UNCHANGED)
+def decode_as_stored(data: np.ndarray) -> np.ndarray | None:
+    """A PNG's or JPEG's pixels as stored: grey, BGR or BGRA, 8 or 16 bits; None when it cannot be decoded."""
+    return cv2.imdecode(data, cv2.IMREAD_UNCHANGED)
 
 
 def encode_png(pixels: np.ndarray) -> np.ndarray:
@@ -39,3 +39,30 @@ def encode_png(pixels: np.ndarray) -> np.ndarray:
 def decode_color(data: np.ndarray) -> np.ndarray | None:
     """A JPEG's or PNG's pixels as 8-bit BGR; None when it cannot be decoded."""
     return cv2.imdecode(data, cv2.IMREAD_COLOR)
+
+
+# image_transport's `compressed` publishes JPEG at quality 95 by default (its `jpeg_quality` parameter):
+# a rectified JPEG is re-encoded at that quality, the source's own being unknowable from the file.
+JPEG_QUALITY = 95
+
+
+def encode_jpeg(pixels: np.ndarray, quality: int = JPEG_QUALITY) -> np.ndarray:
+    """A JPEG of 8-bit grey or BGR pixels."""
+    ok, jpeg = cv2.imencode(".jpg", np.ascontiguousarray(pixels), [cv2.IMWRITE_JPEG_QUALITY, quality])
+    if not ok:
+        raise ValueError("OpenCV could not encode a JPEG")  # only for arrays no decoded JPEG gives
+    return jpeg.reshape(-1)
+
+
+_YUV_TO_RGB = {
+    "YUYV": cv2.COLOR_YUV2RGB_YUY2,
+    "UYVY": cv2.COLOR_YUV2RGB_UYVY,
+    "NV12": cv2.COLOR_YUV2RGB_NV12,
+    "NV21": cv2.COLOR_YUV2RGB_NV21,
+}
+
+
+def yuv_to_rgb(packed: np.ndarray, layout: str) -> np.ndarray:
+    """8-bit RGB of YUV 4:2:2 packed (height, width, 2) or 4:2:0 semi-planar (height * 3 / 2, width) pixels
+    (BT.601, limited range, as Rerun shows them); `layout` is "YUYV", "UYVY", "NV12" or "NV21"."""
+    return cv2.cvtColor(np.ascontiguousarray(packed), _YUV_TO_RGB[layout])

@@ -24,10 +24,12 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+import rerun as rr
 
+from . import archetypes
 from .camera_info import CameraInfoMsg, published_intrinsics
 from .errors import ConversionError
-from .options import DEFAULT_MAX_PIXELS, DepthCompression, DepthOptions, Intrinsics, check_size
+from .options import DEFAULT_MAX_PIXELS, DepthCompression, DepthOptions, Intrinsics
 
 MODELS = ("plumb_bob", "rational_polynomial", "equidistant")
 D_LENGTHS = {"plumb_bob": (0, 4, 5), "rational_polynomial": (0, 8), "equidistant": (4,)}
@@ -164,22 +166,45 @@ _REMAPPABLE = tuple(np.dtype(t) for t in ("u1", "u2", "i2", "f4", "f8"))
 
 def rectify_image(msg: Any, maps: RectifyMaps, as_depth: bool | None, depth: DepthOptions = DepthOptions(), *,
                   max_pixels: int = DEFAULT_MAX_PIXELS, depth_compression: DepthCompression | None = None) -> Any:
-    """An Image message rectified into the archetype `convert_image` makes of the raw one (same encoding and options).
+    """An Image message rectified, as the archetype `convert_image` makes of the raw one (same options).
 
-    Interleaved encodings only (rgb8, bgr8, mono8/16, 16UC1, 32FC1, ...): Bayer and YUV would have to be
-    converted first. `as_depth` as for `convert_image`: depth is sampled with the nearest neighbour.
+    Bayer and YUV images are demosaiced or converted to RGB first (interpolating their raw samples would blend
+    colours). `as_depth` as for `convert_image`: depth is sampled with the nearest neighbour.
     """
-    from types import SimpleNamespace
+    from .image import DEFAULT_DEPTH_ENCODINGS, depth_archetype, interleaved_pixels
 
-    from .image import DEFAULT_DEPTH_ENCODINGS, Layout, _interleaved_pixels, convert_image, lookup_encoding
-
-    encoding = lookup_encoding(msg.encoding)
-    check_size(msg.width, msg.height, max_pixels, "image")
-    if encoding.layout is not Layout.INTERLEAVED:
-        raise ConversionError(f"encoding {msg.encoding!r} cannot be rectified (interleaved pixels only, not Bayer or YUV)")
     if as_depth is None:
         as_depth = msg.encoding.upper() in DEFAULT_DEPTH_ENCODINGS
-    rectified = remap(_interleaved_pixels(msg, encoding), maps, depth=as_depth)
-    rectified_msg = SimpleNamespace(width=msg.width, height=msg.height, encoding=msg.encoding, is_bigendian=0,
-                                    step=rectified.strides[0], data=rectified.reshape(-1).view(np.uint8))  # fmt: skip
-    return convert_image(rectified_msg, as_depth, depth, max_pixels=max_pixels, depth_compression=depth_compression)
+    pixels, color_model = interleaved_pixels(msg, max_pixels=max_pixels)
+    if as_depth and pixels.ndim != 2:
+        raise ConversionError(f"encoding {msg.encoding!r} cannot be shown as depth (needs one channel)")
+    rectified = remap(pixels, maps, depth=as_depth)
+    if as_depth:
+        return depth_archetype(rectified, depth, depth_compression)
+    if color_model is None:  # two channels: no colour model in Rerun, as the raw image
+        return rr.Tensor(rectified, dim_names=["height", "width", "channel"])
+    return archetypes.image(rectified, color_model)
+
+
+def rectify_compressed(msg: Any, maps: RectifyMaps, as_depth: bool | None, depth: DepthOptions = DepthOptions(), *,
+                       max_pixels: int = DEFAULT_MAX_PIXELS) -> Any:
+    """A CompressedImage decoded, rectified and re-encoded in its own format, as `convert_compressed_image` logs it.
+
+    JPEG comes back as JPEG at image_transport's default quality (`JPEG_QUALITY`), PNG as a lossless PNG of the
+    same channels and bit depth. compressedDepth is sampled with the nearest neighbour and stays lossless: 16UC1
+    as a PNG or RVL `EncodedDepthImage` (its own codec), 32FC1 as metres (as its raw frames are logged).
+    """
+    from .compressed import decoded_depth, decoded_image, is_compressed_depth
+    from .image import depth_archetype
+    from .opencv import encode_jpeg, encode_png
+
+    if as_depth is None:
+        as_depth = is_compressed_depth(msg.format)
+    if as_depth:
+        fmt, pixels = decoded_depth(msg.format, np.frombuffer(msg.data, np.uint8), max_pixels=max_pixels)
+        rectified = remap(pixels, maps, depth=True)
+        return depth_archetype(rectified, depth, DepthCompression(fmt.codec) if fmt.encoding == "16UC1" else None)
+    pixels, media_type = decoded_image(msg, max_pixels=max_pixels)
+    rectified = remap(pixels, maps, depth=False)
+    encoded = encode_jpeg(rectified) if media_type == "image/jpeg" else encode_png(rectified)
+    return archetypes.encoded_image(encoded, media_type)

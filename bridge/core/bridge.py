@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any, Callable
 import numpy as np
 import rerun as rr
 
-from ..config import COMPRESSED_VIDEO_TYPE, FFMPEG_PACKET_TYPE, IMAGE_TYPE, VIDEO_TYPES, BridgeConfig, TopicKind
+from ..config import COMPRESSED_VIDEO_TYPE, FFMPEG_PACKET_TYPE, IMAGE_TYPE, VIDEO_TYPES, BridgeConfig, TopicKind, image_topic
 from ..conversion import (
     ConversionError,
     convert_compressed_image,
@@ -26,7 +26,9 @@ from ..conversion.transforms import closes_cycle
 from ..conversion.camera_info import image_plane_frame
 from ..conversion.compressed import decoded_frame, is_compressed_depth
 from ..conversion.image import DEFAULT_DEPTH_ENCODINGS, video_frame
-from ..conversion.rectify import Calibration
+from ..conversion.rectify import Calibration, RectifyMaps
+from ..conversion.rectify import rectify_compressed as _rectify_compressed
+from ..conversion.rectify import rectify_image as _rectify_image
 from ..conversion.video import codec_from_format, video_sample
 from ..streams import Row, VideoStream
 from ..streams.rectify import Rectifier, rect_image_plane_frame
@@ -201,32 +203,33 @@ class Bridge:
             self._distortion_logged[route.topic] = distortion[0]
             return True
         limit = {"max_pixels": route.options.max_pixels} if route.options.max_pixels else {}
-        if route.msgtype != IMAGE_TYPE or (route.options.rectify and route.options.video):
-            self._rectify_unsupported(route)
         if (video := self._video_rows(route, msg, times, limit)) is not None:
+            self._rectify_unsupported(route)
             rows, took = video
             self._log_rows(route, rows, self._image_frame(route, frame_id))
             return took
+        as_depth, depth = _AS_DEPTH.get(route.kind), route.options.depth
         if route.msgtype == IMAGE_TYPE:
-            convert = {"depth_compression": route.options.depth_compression, **limit}
-            rectified = self._rectified(route, msg, frame_id, convert) if route.options.rectify else None
-            if rectified is None or route.options.rectify.keep_raw:
-                image = convert_image(msg, _AS_DEPTH.get(route.kind), route.options.depth, **convert)
-                self.recording.log(route.entity_path, image, *self._image_frame(route, frame_id), times=times)
-            if rectified is not None:
-                entity, image, pinhole = rectified
-                plane = [_coordinate_frame(rect_image_plane_frame(frame_id))] if frame_id else []
-                self.recording.log(entity, image, pinhole, *plane, times=times)
-            return True
-        image = convert_compressed_image(msg, _AS_DEPTH.get(route.kind), route.options.depth, **limit)
-        self.recording.log(route.entity_path, image, *self._image_frame(route, frame_id), times=times)
+            options = {"depth_compression": route.options.depth_compression, **limit}
+            convert = functools.partial(convert_image, msg, as_depth, depth, **options)
+            rectify = functools.partial(_rectify_image, msg, as_depth=as_depth, depth=depth, **options)
+        else:
+            convert = functools.partial(convert_compressed_image, msg, as_depth, depth, **limit)
+            rectify = functools.partial(_rectify_compressed, msg, as_depth=as_depth, depth=depth, **limit)
+        rectified = self._rectified(route, frame_id, rectify) if route.options.rectify else None
+        if rectified is None or route.options.rectify.keep_raw:
+            self.recording.log(route.entity_path, convert(), *self._image_frame(route, frame_id), times=times)
+        if rectified is not None:
+            entity, image, pinhole = rectified
+            plane = [_coordinate_frame(rect_image_plane_frame(frame_id))] if frame_id else []
+            self.recording.log(entity, image, pinhole, *plane, times=times)
         return True
 
     def _rectify_unsupported(self, route: Route) -> None:
-        """Said once when the topic's own config asks to rectify what is not rectified yet (compressed, video)."""
+        """Said once when the topic's own config asks to rectify what is not rectified yet (video)."""
         own = self.config.topics.get(route.name)
         if own is not None and own.rectify:
-            self.warn_once(route.topic, "not rectified: only raw Image topics without `video` are rectified (yet)")
+            self.warn_once(route.topic, "not rectified: video (encoded here or passed through) is not rectified (yet)")
 
     def _note_calibration(self, route: Route, frame_id: str, msg: Any) -> list[Any]:
         """Keep the topic's calibration for rectification; [(model, D), and their AnyValues when they changed]."""
@@ -249,14 +252,14 @@ class Bridge:
 
     def _calibration_entry(self, topic: str, frame_id: str) -> tuple[str, str, Calibration] | None:
         """(CameraInfo topic, its frame, its latest calibration) of an image topic, as `_calibration_for` picks it."""
-        sibling = topic.rsplit("/", 1)[0] + "/camera_info"
+        sibling = _camera_namespace(topic) + "/camera_info"
         with self._lock:
             if sibling in self._calibrations:
                 return sibling, *self._calibrations[sibling]
             return next(((t, f, c) for t, (f, c) in self._calibrations.items() if frame_id and f == frame_id), None)
 
-    def _rectified(self, route: Route, msg: Any, frame_id: str, convert: dict) -> tuple[str, Any, Any] | None:
-        """(entity, rectified image, its Pinhole) of an Image on a topic to rectify; None: the raw image only."""
+    def _rectified(self, route: Route, frame_id: str, rectify: Callable[[RectifyMaps], Any]) -> tuple[str, Any, Any] | None:
+        """(entity, rectified image, its Pinhole) of an image on a topic to rectify; None: the raw image only."""
         calibration = self._calibration_for(route, frame_id)
         with self._lock:
             if route.topic not in self._rectifiers:
@@ -266,9 +269,9 @@ class Bridge:
             rectifier.waiting += 1
             if rectifier.waiting == NO_CALIBRATION_WARNING and route.name in self.config.topics:
                 self.warn_once(route.topic, f"not rectified (logged raw): no CameraInfo of frame {frame_id!r} or "
-                                            f"on {route.topic.rsplit('/', 1)[0]}/camera_info")  # fmt: skip
+                                            f"on {_camera_namespace(route.topic)}/camera_info")  # fmt: skip
             return None
-        rectified = rectifier.rectify(msg, calibration, frame_id, _AS_DEPTH.get(route.kind), depth=route.options.depth, **convert)
+        rectified = rectifier.rectify(calibration, frame_id, rectify)
         if rectified is None:
             return None
         configured = route.options.rectify.entity_path
@@ -382,6 +385,11 @@ class Bridge:
 @functools.lru_cache(maxsize=256)
 def _coordinate_frame(frame: str) -> rr.CoordinateFrame:
     return rr.CoordinateFrame(frame)  # built once per frame: its Arrow conversion costs more than the logging
+
+
+def _camera_namespace(topic: str) -> str:
+    """Where a camera's image topics and its camera_info live (`/cam` of `/cam/image_raw` and `/cam/image_raw/compressed`)."""
+    return image_topic(topic).rsplit("/", 1)[0]
 
 
 def _times(stamp: int, log_time_ns: int) -> dict[str, int]:

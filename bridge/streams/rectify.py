@@ -17,7 +17,7 @@ import rerun as rr
 
 from ..conversion.camera_info import IMAGE_PLANE_SUFFIX
 from ..conversion.errors import ConversionError
-from ..conversion.rectify import Calibration, CalibrationError, RectifyMaps, rectify_image, rectify_maps
+from ..conversion.rectify import Calibration, CalibrationError, RectifyMaps, rectify_maps
 
 RECT_IMAGE_PLANE_SUFFIX = "_rect" + IMAGE_PLANE_SUFFIX
 
@@ -49,14 +49,15 @@ class Rectifier:
                     self._warn(f"not rectified (logged raw): {err}")
             return self._maps
 
-    def rectify(self, msg: Any, calibration: Calibration, frame_id: str, as_depth: bool | None,
-                **convert: Any) -> tuple[Any, Any] | None:  # fmt: skip
-        """The rectified archetype of an Image and the Pinhole of its image plane; None when it stays raw."""
+    def rectify(self, calibration: Calibration, frame_id: str,
+                rectify: Callable[[RectifyMaps], Any]) -> tuple[Any, Any] | None:  # fmt: skip
+        """What `rectify` makes of the frame with the calibration's tables, and the Pinhole of its image plane;
+        None when the frame stays raw (`rectify_image` for an Image, `rectify_compressed` for a CompressedImage)."""
         maps = self.maps(calibration)
         if maps is None:
             return None
         try:
-            image = rectify_image(msg, maps, as_depth, **convert)
+            image = rectify(maps)
         except ConversionError as err:
             self._warn(f"not rectified (logged raw): {err}")
             return None

@@ -87,9 +87,11 @@ With `--docs` it writes this file and `docs/benchmarks.png` (the plot needs matp
   PSNR of the H.264 read back; encoder frames/s per codec and preset. `python -m bench.video_bench --docs`
   rewrites only that section.
 - **Camera geometry** (`bench/rectify_bench.py`, `bench/rgbd_bench.py`): milliseconds per frame of the bridge's
-  pure functions on synthetic frames: rectification's `remap` (bilinear fixed-point maps for colour, nearest
-  neighbour for depth) over a strong plumb_bob calibration, and building its maps; depth registration into a
-  colour camera 5 cm away and coloured clouds. Minimum and median of N runs.
+  pure functions on synthetic frames: rectification's `remap` (bilinear for colour with the faster of OpenCV's
+  float or fixed-point tables, nearest neighbour for depth) over a strong plumb_bob calibration, the ways to
+  remap compared at 1080p (`remap, compared`: float against fixed-point tables per pixel type, padded rows
+  copied first or read as a view, one OpenCV thread), and building its maps; depth registration into a colour
+  camera 5 cm away and coloured clouds. Minimum and median of N runs.
 - **Batch conversion** (`bench/convert_bench.py`): `convert` of two archives of 20 bags (the four variants, under
   nested folders) with `--jobs 1` and `--jobs 2`: wall and CPU time, per bag and fixed, and each worker's peak
   RSS; fastest of N rounds. `python -m bench.convert_bench --docs` rewrites only that section.

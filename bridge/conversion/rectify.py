@@ -13,13 +13,14 @@ Semantics (image_geometry's `PinholeCameraModel::initRectificationMaps`, REP 104
 - An all-zero R (left unset by many monocular drivers) is the identity; an empty D is no distortion
   (plumb_bob and rational_polynomial), as OpenCV takes it.
 
-Colour is interpolated bilinearly (fixed-point maps, as image_proc does); depth is sampled with the
-nearest neighbour only, so no depth value is made up across an edge and invalid pixels (0, NaN) stay
-invalid. Pixels that see nothing of the raw image are 0 (NaN for float depth).
+Colour is interpolated bilinearly (with whichever of OpenCV's float or fixed-point tables is faster for the
+pixel type); depth is sampled with the nearest neighbour only, so no depth value is made up across an edge
+and invalid pixels (0, NaN) stay invalid. Pixels that see nothing of the raw image are 0 (NaN for float depth).
 """
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from typing import Any
 
@@ -85,13 +86,23 @@ class RectifyMaps:
     map_y: np.ndarray
     _cache: dict
 
-    def bilinear(self) -> tuple[np.ndarray, np.ndarray]:
+    def bilinear(self, pixels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """The tables OpenCV interpolates `pixels` fastest with (see `_float_maps_faster`).
+
+        Fixed-point tables (CV_16SC2 and an interpolation table, 1/32 px) are made on first use; float
+        tables are `map_x` and `map_y` themselves.
+        """
+        if not (_float_maps_faster() and (pixels.dtype != np.uint8 or pixels.ndim == 2 or pixels.shape[2] != 3)):
+            return self.fixed_point()
+        return self.map_x, self.map_y
+
+    def fixed_point(self) -> tuple[np.ndarray, np.ndarray]:
         """OpenCV's fixed-point maps (CV_16SC2 and its interpolation table), made on first use."""
-        if "bilinear" not in self._cache:
+        if "fixed_point" not in self._cache:
             import cv2
 
-            self._cache["bilinear"] = cv2.convertMaps(self.map_x, self.map_y, cv2.CV_16SC2)
-        return self._cache["bilinear"]
+            self._cache["fixed_point"] = cv2.convertMaps(self.map_x, self.map_y, cv2.CV_16SC2)
+        return self._cache["fixed_point"]
 
     def nearest(self) -> np.ndarray:
         """Integer (x, y) of the nearest raw pixel (CV_16SC2), made on first use."""
@@ -152,13 +163,26 @@ def remap(pixels: np.ndarray, maps: RectifyMaps, depth: bool) -> np.ndarray:
         raise ConversionError(f"image is {width}x{height}, its calibration is for {maps.size[0]}x{maps.size[1]}")
     if pixels.dtype not in _REMAPPABLE:
         raise ConversionError(f"{pixels.dtype} pixels cannot be rectified (OpenCV remaps {', '.join(map(str, _REMAPPABLE))})")
-    source = np.ascontiguousarray(pixels)
+    # Rows padded by `step` stay a view: OpenCV reads strided rows as they are (copying them cost 2 ms at 1080p rgb8).
     if depth:
         outside = np.nan if pixels.dtype.kind == "f" else 0
-        return cv2.remap(source, maps.nearest(), None, cv2.INTER_NEAREST, borderMode=cv2.BORDER_CONSTANT,
+        return cv2.remap(pixels, maps.nearest(), None, cv2.INTER_NEAREST, borderMode=cv2.BORDER_CONSTANT,
                          borderValue=outside)  # fmt: skip
-    map1, map2 = maps.bilinear()
-    return cv2.remap(source, map1, map2, cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT, borderValue=0)
+    map1, map2 = maps.bilinear(pixels)
+    return cv2.remap(pixels, map1, map2, cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT, borderValue=0)
+
+
+@functools.cache
+def _float_maps_faster() -> bool:
+    """Whether OpenCV has its vectorised float-map remap kernels (4.11 on, 8U/16U/32F, 1, 3 and 4 channels).
+
+    With them, float tables interpolate faster than fixed-point ones for every pixel type here but 8-bit
+    three-channel (bench/rectify_bench.py: 1080p mono8, mono16 and rgba8); before, fixed-point is faster.
+    """
+    import cv2
+
+    major, minor = (int(part) for part in cv2.__version__.split(".")[:2])
+    return (major, minor) >= (4, 11)
 
 
 _REMAPPABLE = tuple(np.dtype(t) for t in ("u1", "u2", "i2", "f4", "f8"))

@@ -4,7 +4,9 @@ The frames are ray cast with NumPy from the exact pose and intrinsics that the
 bag publishes (TF and CameraInfo), so the depth projects back onto the scene in
 3D: the demo shows whether the bridge gets the geometry right, not only the
 pixels. Colour and depth come from one camera, an aligned pair as a RealSense
-publishes with `align_depth`.
+publishes with `align_depth`. Beside it, a wide-angle camera with strong barrel
+distortion (plumb_bob) is ray cast through its lens model, pixel by pixel, as a
+real one would see the room: the bridge rectifies it.
 """
 
 from __future__ import annotations
@@ -32,10 +34,13 @@ WORLD_FRAME = "world"
 BODY_FRAME = "camera_link"  # REP 103: x forward, y left, z up
 OPTICAL_FRAME = "camera_color_optical_frame"  # REP 103: x right, y down, z forward
 DEPTH_FRAME = "camera_depth_optical_frame"  # the depth camera's own, at the colour camera's place (aligned depth)
+WIDE_FRAME = "camera_wide_optical_frame"  # the wide-angle camera's, beside the colour camera
+WIDE_OFFSET = (0.0, 0.06, 0.0)  # in camera_link: 6 cm to the left of the colour camera
 OPTICAL_ROTATION = (-0.5, 0.5, -0.5, 0.5)  # camera_link -> optical frame, (x, y, z, w)
 
 COLOR_TOPIC = "/camera/color/image_raw"
 DEPTH_TOPIC = "/camera/depth/image_rect_raw"
+WIDE_TOPIC = "/camera/wide/image_raw"
 TOPICS = {
     "/tf_static": "tf2_msgs/msg/TFMessage",
     "/tf": "tf2_msgs/msg/TFMessage",
@@ -44,6 +49,8 @@ TOPICS = {
     "/camera/color/camera_info": "sensor_msgs/msg/CameraInfo",
     DEPTH_TOPIC: "sensor_msgs/msg/Image",
     "/camera/depth/camera_info": "sensor_msgs/msg/CameraInfo",
+    WIDE_TOPIC: "sensor_msgs/msg/Image",
+    "/camera/wide/camera_info": "sensor_msgs/msg/CameraInfo",
 }
 
 # tf2 listeners only receive /tf_static from a transient-local publisher, so `ros2 bag play` must offer that.
@@ -205,6 +212,55 @@ def camera_rays(eye: np.ndarray, world_from_optical: np.ndarray, k: np.ndarray, 
     return Rays.through(eye, (m[:, 0] * u + m[:, 1] * v + m[:, 2]).reshape(3, -1))
 
 
+NEWTON_STEPS = 6  # undistorting the wide camera's pixels: within 1e-4 px of its model at the corners
+
+
+@dataclass(frozen=True)
+class WideCamera:
+    """A wide-angle camera (about 110 degrees across) with a strong barrel distortion, as a plumb_bob CameraInfo
+    gives it: K and D of the raw image, P of its rectification (OpenCV's, keeping only pixels the lens sees)."""
+
+    width: int
+    height: int
+    k: np.ndarray
+    d: np.ndarray
+    p: np.ndarray  # 3x4
+
+    @staticmethod
+    def of_size(width: int, height: int) -> WideCamera:
+        focal = 0.5 * width
+        k = np.array([[focal, 0.0, (width - 1) / 2], [0.0, focal, (height - 1) / 2], [0.0, 0.0, 1.0]])
+        d = np.array([-0.3, 0.08, 0.0, 0.0, 0.0])
+        # OpenCV's rectified camera that sees only what the lens sees (alpha 0, as ROS's camera_calibration
+        # gives by default), with square pixels: the larger of its two focal lengths for both.
+        rectified, _ = cv2.getOptimalNewCameraMatrix(k, d, (width, height), 0.0)
+        rectified[0, 0] = rectified[1, 1] = max(rectified[0, 0], rectified[1, 1])
+        return WideCamera(width, height, k, d, np.hstack([rectified, np.zeros((3, 1))]))
+
+    def directions(self) -> np.ndarray:
+        """(3, N) the optical-frame direction (z = 1) each raw pixel sees through the lens, row-major.
+
+        D is radial only (k1, k2), so undistorting is solving r (1 + k1 r^2 + k2 r^4) = r_d for the
+        undistorted radius r of each pixel: a few Newton steps (the polynomial rises monotonically here).
+        """
+        u, v = np.meshgrid(np.arange(self.width, dtype=np.float64), np.arange(self.height, dtype=np.float64))
+        x_d = (u.ravel() - self.k[0, 2]) / self.k[0, 0]
+        y_d = (v.ravel() - self.k[1, 2]) / self.k[1, 1]
+        r_d = np.hypot(x_d, y_d)
+        k1, k2 = self.d[:2]
+        r = r_d.copy()
+        for _ in range(NEWTON_STEPS):
+            r2 = r * r
+            r -= (r * (1 + r2 * (k1 + k2 * r2)) - r_d) / (1 + r2 * (3 * k1 + 5 * k2 * r2))
+        scale = np.divide(r, r_d, out=np.ones_like(r), where=r_d > 0)
+        return np.stack([x_d * scale, y_d * scale, np.ones_like(r)]).astype(np.float32)
+
+
+def lens_rays(eye: np.ndarray, world_from_optical: np.ndarray, directions: np.ndarray) -> Rays:
+    """The rays of a camera at `eye` whose pixels look along `directions` (optical frame, z = 1)."""
+    return Rays.through(eye, world_from_optical.astype(np.float32) @ directions)
+
+
 # -- rendering ----------------------------------------------------------------------------------
 
 
@@ -292,11 +348,13 @@ def _jpeg(ns: int, rgb: np.ndarray):
                                                 data=data.reshape(-1))  # fmt: skip
 
 
-def _camera_info(ns: int, k: np.ndarray, width: int, height: int, frame_id: str):
+def _camera_info(ns: int, k: np.ndarray, width: int, height: int, frame_id: str, d: np.ndarray | None = None,
+                 p: np.ndarray | None = None):  # fmt: skip
+    """A CameraInfo; without `d` and `p` an undistorted camera (P = [K | 0])."""
     return T["sensor_msgs/msg/CameraInfo"](
         header=_header(ns, frame_id), height=height, width=width, distortion_model="plumb_bob",
-        d=np.zeros(5), k=k.ravel(), r=np.eye(3).ravel(), p=np.hstack([k, np.zeros((3, 1))]).ravel(),
-        binning_x=0, binning_y=0,
+        d=np.zeros(5) if d is None else d, k=k.ravel(), r=np.eye(3).ravel(),
+        p=(np.hstack([k, np.zeros((3, 1))]) if p is None else p).ravel(), binning_x=0, binning_y=0,
         roi=T["sensor_msgs/msg/RegionOfInterest"](x_offset=0, y_offset=0, height=0, width=0, do_rectify=False),
     )  # fmt: skip
 
@@ -305,28 +363,39 @@ def demo_messages(frames: int, width: int, height: int) -> Iterator[tuple[str, o
     """(topic, message, stamp ns) in time order: the static TF, then per frame the pose, images and CameraInfo."""
     k = intrinsics(width, height)
     optical = rotation_matrix(OPTICAL_ROTATION)
-    yield "/tf_static", _tf(START_NS, BODY_FRAME, (OPTICAL_FRAME, DEPTH_FRAME), (0.0, 0.0, 0.0), OPTICAL_ROTATION), START_NS
+    wide = WideCamera.of_size(max(2, width * 3 // 4), max(2, height * 3 // 4))  # smaller: the demo starts faster
+    wide_directions = wide.directions()
+    static = _tf(START_NS, BODY_FRAME, (OPTICAL_FRAME, DEPTH_FRAME), (0.0, 0.0, 0.0), OPTICAL_ROTATION)
+    static.transforms += _tf(START_NS, BODY_FRAME, (WIDE_FRAME,), WIDE_OFFSET, OPTICAL_ROTATION).transforms
+    yield "/tf_static", static, START_NS
     for i in range(frames):
         ns = START_NS + round(i * 1e9 / FRAME_RATE)
         eye = camera_position(i / FRAME_RATE)
         rotation = look_at(eye, LOOK_AT)
-        rgb, depth_mm = render(camera_rays(eye, rotation_matrix(rotation) @ optical, k, width, height), width, height)
+        world_from_link = rotation_matrix(rotation)
+        rgb, depth_mm = render(camera_rays(eye, world_from_link @ optical, k, width, height), width, height)
         yield "/tf", _tf(ns, WORLD_FRAME, (BODY_FRAME,), eye, rotation), ns
         yield COLOR_TOPIC, _image(ns, rgb, "rgb8", OPTICAL_FRAME), ns
         yield COLOR_TOPIC + "/compressed", _jpeg(ns, rgb), ns
         yield "/camera/color/camera_info", _camera_info(ns, k, width, height, OPTICAL_FRAME), ns
         yield DEPTH_TOPIC, _image(ns, depth_mm, "16UC1", DEPTH_FRAME), ns
         yield "/camera/depth/camera_info", _camera_info(ns, k, width, height, DEPTH_FRAME), ns
+        wide_eye = eye + world_from_link @ np.asarray(WIDE_OFFSET)
+        wide_rgb, _ = render(lens_rays(wide_eye, world_from_link @ optical, wide_directions), wide.width, wide.height)
+        yield WIDE_TOPIC, _image(ns, wide_rgb, "rgb8", WIDE_FRAME), ns
+        yield "/camera/wide/camera_info", _camera_info(ns, wide.k, wide.width, wide.height, WIDE_FRAME, wide.d, wide.p), ns
 
 
 def demo_topics() -> dict[str, TopicConfig]:
-    """How the demo command bridges the bag: everything by default, and the depth also registered into the colour
-    camera and made into a cloud in the colour camera's colours (a few clouds a second, to keep the file small)."""
+    """How the demo command bridges the bag: everything by default, the depth also registered into the colour
+    camera and made into a cloud in the colour camera's colours (a few clouds a second, to keep the file small),
+    and the wide-angle camera also rectified (beside its raw frames)."""
     from .config import TopicConfig
-    from .conversion.options import PointCloudOptions, RegisterOptions
+    from .conversion.options import PointCloudOptions, RectifyOptions, RegisterOptions
 
     return {DEPTH_TOPIC: TopicConfig(register=RegisterOptions(COLOR_TOPIC),
-                                     point_cloud=PointCloudOptions(COLOR_TOPIC, max_points=10_000, max_rate=5.0))}  # fmt: skip
+                                     point_cloud=PointCloudOptions(COLOR_TOPIC, max_points=10_000, max_rate=5.0)),
+            WIDE_TOPIC: TopicConfig(rectify=RectifyOptions())}  # fmt: skip
 
 
 def write_demo_bag(path: Path, frames: int = 60, width: int = 640, height: int = 480) -> Path:

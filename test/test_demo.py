@@ -56,12 +56,13 @@ def vector(v) -> np.ndarray:
     return np.array([v.x, v.y, v.z])
 
 
-def camera_chain(messages, frame: int) -> tuple[object, object]:
-    """world <- camera_link (the frame's /tf) and camera_link <- optical (/tf_static), as tf2 would chain them."""
-    static = messages["/tf_static"][0][1].transforms[0]  # the colour camera (the depth camera is at its place)
+def camera_chain(messages, frame: int, camera: str = demo.COLOR_TOPIC) -> tuple[object, object]:
+    """world <- camera_link (the frame's /tf) and camera_link <- optical (/tf_static), as tf2 would chain them,
+    for the camera of image topic `camera` (the depth camera is at the colour camera's place)."""
+    optical_frame = messages[camera][frame][1].header.frame_id
+    (static,) = [t for t in messages["/tf_static"][0][1].transforms if t.child_frame_id == optical_frame]
     (moving,) = messages["/tf"][frame][1].transforms
     assert (moving.header.frame_id, moving.child_frame_id) == (demo.WORLD_FRAME, static.header.frame_id)
-    assert static.child_frame_id == messages[demo.COLOR_TOPIC][frame][1].header.frame_id
     return moving.transform, static.transform
 
 
@@ -106,7 +107,7 @@ def test_bag_is_an_mcap_rosbag2_with_the_camera_topics(bag: Path, messages) -> N
     for topic in demo.TOPICS.keys() - {"/tf", "/tf_static"}:
         assert [log_ns for log_ns, _ in messages[topic]] == expected_ns, topic
         assert [stamp_ns(msg) for _, msg in messages[topic]] == expected_ns, topic
-        frame = demo.DEPTH_FRAME if topic.startswith("/camera/depth") else demo.OPTICAL_FRAME
+        frame = {"depth": demo.DEPTH_FRAME, "wide": demo.WIDE_FRAME}.get(topic.split("/")[2], demo.OPTICAL_FRAME)
         assert {msg.header.frame_id for _, msg in messages[topic]} == {frame}, topic
 
 
@@ -121,10 +122,12 @@ def test_camera_info_is_a_square_pixel_pinhole_without_distortion(messages) -> N
 
 
 def test_static_transform_is_the_rep_103_optical_rotation(messages) -> None:
-    color, depth = messages["/tf_static"][0][1].transforms
+    color, depth, wide = messages["/tf_static"][0][1].transforms
     assert (color.header.frame_id, color.child_frame_id) == ("camera_link", "camera_color_optical_frame")
     assert (depth.header.frame_id, depth.child_frame_id) == ("camera_link", "camera_depth_optical_frame")
+    assert (wide.header.frame_id, wide.child_frame_id) == ("camera_link", "camera_wide_optical_frame")
     assert depth.transform == color.transform  # the depth is aligned to the colour camera
+    assert wide.transform.rotation == color.transform.rotation and vector(wide.transform.translation)[1] == 0.06
     static = color
     optical_axes = np.eye(3)  # x right, y down, z forward
     link_axes = rotate(static.transform.rotation, optical_axes)  # camera_link: x forward, y left, z up
@@ -144,6 +147,31 @@ def test_depth_at_the_red_sphere_centre_is_the_distance_to_its_surface(messages)
         assert abs(int(depth_mm) - expected_mm) < 3, f"frame {frame}"
         red, green, blue = messages[demo.COLOR_TOPIC][frame][1].data.reshape(HEIGHT, WIDTH, 3)[pixel_v, pixel_u]
         assert red > int(green) + int(blue), "the colour image is aligned with the depth"
+
+
+def test_wide_camera_rays_follow_its_lens_model() -> None:
+    """Each raw pixel of the wide camera is ray cast along the direction that OpenCV's plumb_bob model projects
+    back onto that pixel; the lens bends the corners' rays by tens of pixels."""
+    wide = demo.WideCamera.of_size(480, 360)
+    directions = wide.directions().T.astype(np.float64)
+    projected = cv2.projectPoints(directions, np.zeros(3), np.zeros(3), wide.k, wide.d)[0].reshape(-1, 2)
+    u, v = np.meshgrid(np.arange(wide.width), np.arange(wide.height))
+    pixels = np.stack([u.ravel(), v.ravel()], axis=1)
+    np.testing.assert_allclose(projected, pixels, atol=1e-3)
+    pinhole = (directions @ wide.k.T)[:, :2]  # where the rays would be seen without the lens's distortion
+    assert np.linalg.norm(pinhole - pixels, axis=1).max() > 50
+
+
+def test_wide_camera_sees_the_red_sphere_through_its_lens(messages) -> None:
+    sphere = demo.SPHERES[0]
+    for frame in range(FRAMES):
+        info = messages["/camera/wide/camera_info"][frame][1]
+        assert (info.distortion_model, info.d[0]) == ("plumb_bob", -0.3)
+        center = world_to_optical(np.array(sphere.center), camera_chain(messages, frame, demo.WIDE_TOPIC))
+        u, v = cv2.projectPoints(center[None], np.zeros(3), np.zeros(3), info.k.reshape(3, 3), info.d)[0].reshape(2)
+        msg = messages[demo.WIDE_TOPIC][frame][1]
+        red, green, blue = msg.data.reshape(info.height, info.width, 3)[round(v), round(u)]
+        assert red > int(green) + int(blue), f"frame {frame}"
 
 
 def test_every_depth_pixel_back_projects_onto_the_scene(messages) -> None:
@@ -192,9 +220,9 @@ def test_demo_command_writes_a_recording_with_every_archetype(tmp_path: Path) ->
         np.testing.assert_allclose(np.reshape(k, (3, 3)).T, demo.intrinsics(640, 480), rtol=1e-6)
         assert column(table, f"{image_topic}:CoordinateFrame:frame")[0] == [frame + "_image_plane"]
     assert len(column(table, "/tf:Transform3D:translation")) == FRAMES
-    # One static row per transform (the viewer resolves one per row): colour, then depth.
-    assert last_chunk_rows(rrd, "/tf_static") == 2
-    assert column(table, "/tf_static:Transform3D:child_frame")[-1] == [demo.DEPTH_FRAME]
+    # One static row per transform (the viewer resolves one per row): colour, depth, then the wide camera.
+    assert last_chunk_rows(rrd, "/tf_static") == 3
+    assert column(table, "/tf_static:Transform3D:child_frame")[-1] == [demo.WIDE_FRAME]
 
 
 def test_demo_registers_its_depth_and_colours_a_cloud(tmp_path: Path) -> None:
@@ -218,3 +246,26 @@ def test_demo_registers_its_depth_and_colours_a_cloud(tmp_path: Path) -> None:
     v = np.rint(k[1, 1] * points[:, 1] / points[:, 2] + k[1, 2]).astype(int)
     colour = np.asarray(column(table, f"{demo.COLOR_TOPIC}:Image:buffer")[3][0], np.uint8).reshape(480, 640, 3)
     assert 5_000 < len(points) <= 10_000 and (rgb == colour[v, u]).all()
+
+
+def test_demo_rectifies_its_wide_camera(tmp_path: Path) -> None:
+    """The wide camera is logged raw and rectified: the rectified image projects through P (its Pinhole), where
+    the red sphere's centre is red."""
+    rrd = tmp_path / "demo.rrd"
+    assert main(["demo", "-o", str(rrd), "--bag", str(tmp_path / "bag"), "--frames", "2"]) == 0
+    with AnyReader([tmp_path / "bag"]) as reader:
+        messages = {}
+        for connection, log_ns, raw in reader.messages():
+            messages.setdefault(connection.topic, []).append((log_ns, reader.deserialize(raw, connection.msgtype)))
+    table = read_recording(rrd)
+    info = messages["/camera/wide/camera_info"][1][1]
+    (p,) = column(table, f"{demo.WIDE_TOPIC}/rect:Pinhole:image_from_camera")[0]
+    np.testing.assert_allclose(np.reshape(p, (3, 3)).T, info.p.reshape(3, 4)[:, :3], rtol=1e-6)
+    assert column(table, f"{demo.WIDE_TOPIC}/rect:Pinhole:child_frame")[0] == [demo.WIDE_FRAME + "_rect_image_plane"]
+    assert len(column(table, f"{demo.WIDE_TOPIC}:Image:buffer")) == 2  # the raw frames beside
+    (rectified,) = column(table, f"{demo.WIDE_TOPIC}/rect:Image:buffer")  # frame 0 came before its CameraInfo
+    rectified = np.asarray(rectified[0], np.uint8).reshape(info.height, info.width, 3)
+    center = world_to_optical(np.array(demo.SPHERES[0].center), camera_chain(messages, 1, demo.WIDE_TOPIC))
+    u, v, _ = info.p.reshape(3, 4)[:, :3] @ center / center[2]
+    red, green, blue = rectified[round(v), round(u)]
+    assert red > int(green) + int(blue)

@@ -182,9 +182,8 @@ def video_frame(msg: ImageMsg, *, max_pixels: int = DEFAULT_MAX_PIXELS) -> RawFr
     check_size(msg.width, msg.height, max_pixels, "image")
     width, height = msg.width, msg.height
     match encoding.layout:
-        case Layout.INTERLEAVED if encoding.dtype.kind == "u" and (encoding.color_model, encoding.dtype.itemsize) in _FFMPEG_INTERLEAVED:
-            pixel_format = _FFMPEG_INTERLEAVED[(encoding.color_model, encoding.dtype.itemsize)]
-            return RawFrame(_interleaved_pixels(msg, encoding).astype(encoding.dtype.newbyteorder("<"), copy=False), pixel_format)
+        case Layout.INTERLEAVED:
+            return interleaved_frame(_interleaved_pixels(msg, encoding), encoding.color_model, msg.encoding)
         case Layout.BAYER8:
             return RawFrame(_rows(msg, width, height), f"bayer_{encoding.bayer.lower()}8")
         case Layout.BAYER16:
@@ -201,6 +200,15 @@ def video_frame(msg: ImageMsg, *, max_pixels: int = DEFAULT_MAX_PIXELS) -> RawFr
         case Layout.NV12 | Layout.NV21:
             return RawFrame(_nv12_planes(msg, encoding), "nv12")
     raise ConversionError(f"encoding {msg.encoding!r} cannot be encoded as video (unsigned colour or grey pixels only)")
+
+
+def interleaved_frame(pixels: np.ndarray, color_model: str | None, encoding: str) -> RawFrame:
+    """Interleaved (height, width[, channels]) pixels of `color_model` as a frame for a video encoder (a view
+    where they are little-endian already); `encoding` names them in the error for signed or float pixels."""
+    pixel_format = _FFMPEG_INTERLEAVED.get((color_model, pixels.dtype.itemsize)) if pixels.dtype.kind == "u" else None
+    if pixel_format is None:
+        raise ConversionError(f"encoding {encoding!r} cannot be encoded as video (unsigned colour or grey pixels only)")
+    return RawFrame(pixels.astype(pixels.dtype.newbyteorder("<"), copy=False), pixel_format)
 
 
 def interleaved_pixels(msg: ImageMsg, *, max_pixels: int = DEFAULT_MAX_PIXELS) -> tuple[np.ndarray, str | None]:

@@ -29,7 +29,9 @@ import rerun as rr
 
 from . import archetypes
 from .camera_info import CameraInfoMsg, published_intrinsics
+from .compressed import decoded_depth, decoded_frame, decoded_image, is_compressed_depth
 from .errors import ConversionError
+from .image import DEFAULT_DEPTH_ENCODINGS, RawFrame, depth_archetype, interleaved_frame, interleaved_pixels
 from .options import DEFAULT_MAX_PIXELS, DepthCompression, DepthOptions, Intrinsics
 
 MODELS = ("plumb_bob", "rational_polynomial", "equidistant")
@@ -195,8 +197,6 @@ def rectify_image(msg: Any, maps: RectifyMaps, as_depth: bool | None, depth: Dep
     Bayer and YUV images are demosaiced or converted to RGB first (interpolating their raw samples would blend
     colours). `as_depth` as for `convert_image`: depth is sampled with the nearest neighbour.
     """
-    from .image import DEFAULT_DEPTH_ENCODINGS, depth_archetype, interleaved_pixels
-
     if as_depth is None:
         as_depth = msg.encoding.upper() in DEFAULT_DEPTH_ENCODINGS
     pixels, color_model = interleaved_pixels(msg, max_pixels=max_pixels)
@@ -218,8 +218,6 @@ def rectify_compressed(msg: Any, maps: RectifyMaps, as_depth: bool | None, depth
     same channels and bit depth. compressedDepth is sampled with the nearest neighbour and stays lossless: 16UC1
     as a PNG or RVL `EncodedDepthImage` (its own codec), 32FC1 as metres (as its raw frames are logged).
     """
-    from .compressed import decoded_depth, decoded_image, is_compressed_depth
-    from .image import depth_archetype
     from .opencv import encode_jpeg, encode_png
 
     if as_depth is None:
@@ -232,3 +230,15 @@ def rectify_compressed(msg: Any, maps: RectifyMaps, as_depth: bool | None, depth
     rectified = remap(pixels, maps, depth=False)
     encoded = encode_jpeg(rectified) if media_type == "image/jpeg" else encode_png(rectified)
     return archetypes.encoded_image(encoded, media_type)
+
+
+def rectify_video_frame(msg: Any, maps: RectifyMaps, *, max_pixels: int = DEFAULT_MAX_PIXELS) -> RawFrame:
+    """An Image's colour frame rectified, for a video encoder (Bayer and YUV converted to RGB first)."""
+    pixels, color_model = interleaved_pixels(msg, max_pixels=max_pixels)
+    return interleaved_frame(remap(pixels, maps, depth=False), color_model, msg.encoding)
+
+
+def rectify_decoded_frame(msg: Any, maps: RectifyMaps, *, max_pixels: int = DEFAULT_MAX_PIXELS) -> RawFrame:
+    """A JPEG or PNG CompressedImage decoded and rectified, for a video encoder."""
+    frame = decoded_frame(msg, max_pixels=max_pixels)
+    return RawFrame(remap(frame.pixels, maps, depth=False), frame.pixel_format)

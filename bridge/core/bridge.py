@@ -25,10 +25,12 @@ from ..conversion import (
 from ..conversion.transforms import closes_cycle
 from ..conversion.camera_info import image_plane_frame
 from ..conversion.compressed import decoded_frame, is_compressed_depth
-from ..conversion.image import DEFAULT_DEPTH_ENCODINGS, video_frame
+from ..conversion.image import DEFAULT_DEPTH_ENCODINGS, RawFrame, video_frame
 from ..conversion.rectify import Calibration, RectifyMaps
 from ..conversion.rectify import rectify_compressed as _rectify_compressed
+from ..conversion.rectify import rectify_decoded_frame as _rectify_decoded_frame
 from ..conversion.rectify import rectify_image as _rectify_image
+from ..conversion.rectify import rectify_video_frame as _rectify_video_frame
 from ..conversion.video import codec_from_format, video_sample
 from ..streams import Row, VideoStream
 from ..streams.rectify import Rectifier, rect_image_plane_frame
@@ -79,7 +81,7 @@ class Bridge:
         self._tf_parents: dict[str, str] = {}  # child frame -> parent frame, of every transform logged
         self._pinhole_owners: dict[str, tuple[str, Any]] = {}  # camera frame -> (CameraInfo topic, its latest Pinhole)
         self._undrained = 0  # bytes logged since the sinks were last drained
-        self._streams: dict[str, tuple[Route, VideoStream]] = {}  # topic -> its video, once it has one
+        self._streams: dict[str, tuple[str, VideoStream]] = {}  # entity -> (topic, its video: the topic's or its rectified frames')
         self._calibrations: dict[str, tuple[str, Calibration]] = {}  # CameraInfo topic -> (frame, its latest)
         self._rectifiers: dict[str, Rectifier] = {}  # image topic -> its rectification stage
         self._distortion_logged: dict[str, tuple] = {}  # CameraInfo topic -> (model, D) last logged on its entity
@@ -168,11 +170,11 @@ class Bridge:
     def close(self) -> None:
         """Log what the video encoders and the RGB-D stages still hold; call before the recording closes."""
         self._log_outputs(self._geometry.flush())
-        for route, stream in list(self._streams.values()):
+        for entity, (topic, stream) in list(self._streams.items()):
             try:
-                self._log_rows(route, stream.flush(), [])  # the image plane: as the stream's last row logged it
+                self._log_rows(entity, stream.flush(), [])  # the image plane: as the stream's last row logged it
             except ConversionError as err:
-                self.warn_once(route.topic, str(err))
+                self.warn_once(topic, str(err))
 
     @property
     def logged_anything(self) -> bool:
@@ -203,33 +205,49 @@ class Bridge:
             self._distortion_logged[route.topic] = distortion[0]
             return True
         limit = {"max_pixels": route.options.max_pixels} if route.options.max_pixels else {}
-        if (video := self._video_rows(route, msg, times, limit)) is not None:
+        if (samples := self._passed_through(route, msg, times)) is not None:
             self._rectify_unsupported(route)
-            rows, took = video
-            self._log_rows(route, rows, self._image_frame(route, frame_id))
-            return took
-        as_depth, depth = _AS_DEPTH.get(route.kind), route.options.depth
-        if route.msgtype == IMAGE_TYPE:
-            options = {"depth_compression": route.options.depth_compression, **limit}
-            convert = functools.partial(convert_image, msg, as_depth, depth, **options)
-            rectify = functools.partial(_rectify_image, msg, as_depth=as_depth, depth=depth, **options)
-        else:
-            convert = functools.partial(convert_compressed_image, msg, as_depth, depth, **limit)
-            rectify = functools.partial(_rectify_compressed, msg, as_depth=as_depth, depth=depth, **limit)
+            self._log_rows(route.entity_path, samples, self._image_frame(route, frame_id))
+            return bool(samples)  # a sample before the first keyframe is not taken
+        raw, rectify = self._image_stages(route, msg, limit)
         rectified = self._rectified(route, frame_id, rectify) if route.options.rectify else None
         if rectified is None or route.options.rectify.keep_raw:
-            self.recording.log(route.entity_path, convert(), *self._image_frame(route, frame_id), times=times)
+            self._log_image(route, route.entity_path, raw(), self._image_frame(route, frame_id), times)
         if rectified is not None:
             entity, image, pinhole = rectified
+            self.recording.log(entity, pinhole, times=times)  # now: an encoder may hold the frame past the end
             plane = [_coordinate_frame(rect_image_plane_frame(frame_id))] if frame_id else []
-            self.recording.log(entity, image, pinhole, *plane, times=times)
+            self._log_image(route, entity, image, plane, times)
         return True
 
+    def _image_stages(self, route: Route, msg: Any, limit: dict) -> tuple[Callable[[], Any], Callable[[RectifyMaps], Any]]:
+        """How an image is made ready to log: as it comes, and rectified with a calibration's maps. Either gives
+        an archetype, or, for a colour topic with `video`, a frame for its encoder (see `_log_image`)."""
+        as_depth, depth = _AS_DEPTH.get(route.kind), route.options.depth
+        if route.msgtype == IMAGE_TYPE:
+            if route.options.video is not None and not _AS_DEPTH.get(route.kind, msg.encoding.upper() in DEFAULT_DEPTH_ENCODINGS):
+                return functools.partial(video_frame, msg, **limit), functools.partial(_rectify_video_frame, msg, **limit)
+            options = {"depth_compression": route.options.depth_compression, **limit}
+            return (functools.partial(convert_image, msg, as_depth, depth, **options),
+                    functools.partial(_rectify_image, msg, as_depth=as_depth, depth=depth, **options))  # fmt: skip
+        if route.options.video is not None and not _AS_DEPTH.get(route.kind, is_compressed_depth(msg.format)):
+            return functools.partial(decoded_frame, msg, **limit), functools.partial(_rectify_decoded_frame, msg, **limit)
+        return (functools.partial(convert_compressed_image, msg, as_depth, depth, **limit),
+                functools.partial(_rectify_compressed, msg, as_depth=as_depth, depth=depth, **limit))  # fmt: skip
+
+    def _log_image(self, route: Route, entity: str, image: Any, components: list[Any], times: dict[str, int]) -> None:
+        """An archetype logged with `components`, or a video frame encoded into the entity's own stream (the
+        encoder may hold a few frames: `components` go with each sample that comes out)."""
+        if isinstance(image, RawFrame):
+            self._log_rows(entity, self._stream(route, entity).encode(image, times), components)
+        else:
+            self.recording.log(entity, image, *components, times=times)
+
     def _rectify_unsupported(self, route: Route) -> None:
-        """Said once when the topic's own config asks to rectify what is not rectified yet (video)."""
+        """Said once when the topic's own config asks to rectify video passed through (it is not decoded here)."""
         own = self.config.topics.get(route.name)
         if own is not None and own.rectify:
-            self.warn_once(route.topic, "not rectified: video (encoded here or passed through) is not rectified (yet)")
+            self.warn_once(route.topic, "not rectified: video passed through (H.264, H.265, AV1) is not decoded here")
 
     def _note_calibration(self, route: Route, frame_id: str, msg: Any) -> list[Any]:
         """Keep the topic's calibration for rectification; [(model, D), and their AnyValues when they changed]."""
@@ -278,42 +296,34 @@ class Bridge:
         entity = route.entity(configured) if configured else route.entity_path.rstrip("/") + "/rect"
         return entity, *rectified
 
-    def _video_rows(self, route: Route, msg: Any, times: dict[str, int], limit: dict) -> tuple[list[Row], bool] | None:
-        """(rows, whether the message was taken) for video and colour frames to encode; None for anything else.
-
-        A sample before the first keyframe is not taken; a frame an encoder holds back is.
-        """
+    def _passed_through(self, route: Route, msg: Any, times: dict[str, int]) -> list[Row] | None:
+        """The rows of a video sample passed through as it came (none before the first keyframe); None for anything
+        that is not encoded video."""
         if route.msgtype == IMAGE_TYPE:
-            colour = not _AS_DEPTH.get(route.kind, msg.encoding.upper() in DEFAULT_DEPTH_ENCODINGS)
-            if not colour or route.options.video is None:
-                return None
-            return self._stream(route).encode(video_frame(msg, **limit), times), True
+            return None
         format_string = msg.encoding if route.msgtype == FFMPEG_PACKET_TYPE else msg.format
         codec = codec_from_format(format_string)
-        if route.msgtype in VIDEO_TYPES or codec is not None:
-            if codec is None:
-                raise ConversionError(f"video format {format_string!r} is not one Rerun plays (h264, h265, av1)")
-            rows = self._stream(route).pass_through(video_sample(codec, msg.data), times)
-            return rows, bool(rows)
-        colour = not _AS_DEPTH.get(route.kind, is_compressed_depth(msg.format))
-        if not colour or route.options.video is None:
+        if route.msgtype not in VIDEO_TYPES and codec is None:
             return None
-        return self._stream(route).encode(decoded_frame(msg, **limit), times), True  # JPEG or PNG, decoded
+        if codec is None:
+            raise ConversionError(f"video format {format_string!r} is not one Rerun plays (h264, h265, av1)")
+        return self._stream(route, route.entity_path).pass_through(video_sample(codec, msg.data), times)
 
-    def _stream(self, route: Route) -> VideoStream:
+    def _stream(self, route: Route, entity: str) -> VideoStream:
+        """The video of an entity: the topic's own, or its rectified frames'."""
         with self._lock:
-            if route.topic not in self._streams:
+            if entity not in self._streams:
                 warn = functools.partial(self.warn_once, route.topic)
-                self._streams[route.topic] = (route, VideoStream(warn, route.options.video))
-            return self._streams[route.topic][1]
+                self._streams[entity] = (route.topic, VideoStream(warn, route.options.video))
+            return self._streams[entity][1]
 
     def _log_outputs(self, outputs: list[Output]) -> None:
         for output in outputs:
             self.recording.log(output.entity, *output.archetypes, times=output.times)
 
-    def _log_rows(self, route: Route, rows: list[Row], frame: list[rr.CoordinateFrame]) -> None:
+    def _log_rows(self, entity: str, rows: list[Row], components: list[Any]) -> None:
         for row in rows:  # the codec row is static; samples sit in the image plane as images do
-            self.recording.log(route.entity_path, row.archetype, *(frame if row.times else []), times=row.times)
+            self.recording.log(entity, row.archetype, *(components if row.times else []), times=row.times)
 
     def _owns_pinhole(self, route: Route, frame_id: str, pinhole: Any) -> bool:
         """Whether this CameraInfo topic gives the Pinhole of its frame.

@@ -60,7 +60,7 @@ def _replay_bag(bag: Bag, bridge: Bridge, options: ReplayOptions) -> None:
     log.info("%s: %.1f s; bridging %d of %d topics (%d messages): %s", bag.path, (bag.end_ns - bag.start_ns) / 1e9,
              len(routes), len(topics), sum(topics[t].count for t in routes),
              ", ".join(f"{topic} -> {route.entity_path}" for topic, route in sorted(routes.items())))  # fmt: skip
-    images = (route.entity_path for route in routes.values() if route.carries_images)
+    images = (path for route in routes.values() for path in route.image_entity_paths)
     bridge.recording.send_blueprint(default_blueprint(images, bridge.config.namespaces))
     start_ns = _into(bag, options.start)
     end_ns = _into(bag, options.end)

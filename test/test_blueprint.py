@@ -42,3 +42,20 @@ def test_views_are_named_by_what_tells_the_streams_apart():
     paths = ["/camera/color/image_raw", "/camera/color/image_raw/compressed", "/camera/depth/image_rect_raw"]
     _, grid = default_blueprint(paths).root_container.contents
     assert [view.name for view in grid.contents] == ["color/image_raw", "image_raw/compressed", "depth/image_rect_raw"]
+
+
+def test_rectified_images_have_their_own_view_and_no_image_is_drawn_over_another():
+    config = parse_config({"auto": False, "topics": {
+        "/cam/image_raw": {"kind": "image", "rectify": True},
+        "/cam/image_raw/compressed": {"kind": "compressed"},
+        "/wide/image_raw": {"kind": "image", "rectify": {"entity_path": "/wide/image_rect"}},
+    }})  # fmt: skip
+    _, grid = configured_blueprint(config).root_container.contents
+    views = {view.origin: [str(query) for query in view.contents] for view in grid.contents}
+    assert views == {
+        "/cam/image_raw": ["+ $origin/**", "- /cam/image_raw/compressed/**", "- /cam/image_raw/rect/**"],
+        "/cam/image_raw/compressed": ["+ $origin/**"],
+        "/cam/image_raw/rect": ["+ $origin/**"],
+        "/wide/image_raw": ["+ $origin/**"],
+        "/wide/image_rect": ["+ $origin/**"],
+    }

@@ -292,9 +292,7 @@ class Bridge:
         rectified = rectifier.rectify(calibration, frame_id, rectify)
         if rectified is None:
             return None
-        configured = route.options.rectify.entity_path
-        entity = route.entity(configured) if configured else route.entity_path.rstrip("/") + "/rect"
-        return entity, *rectified
+        return route.rectified_entity_path, *rectified
 
     def _passed_through(self, route: Route, msg: Any, times: dict[str, int]) -> list[Row] | None:
         """The rows of a video sample passed through as it came (none before the first keyframe); None for anything

@@ -43,6 +43,21 @@ class Route:
         return self.msgtype in (IMAGE_TYPE, COMPRESSED_TYPE) or self.msgtype in VIDEO_TYPES
 
     @property
+    def rectified_entity_path(self) -> str | None:
+        """Where the topic's rectified images go (`rectify.entity_path`, else ENTITY/rect); None: not rectified."""
+        rectify = self.options.rectify
+        if rectify is None or not self.carries_images:
+            return None
+        return self.entity(rectify.entity_path) if rectify.entity_path else self.entity_path.rstrip("/") + "/rect"
+
+    @property
+    def image_entity_paths(self) -> list[str]:
+        """The entities the topic's images go to: its own, and its rectified images'."""
+        if not self.carries_images:
+            return []
+        return [self.entity_path] + ([self.rectified_entity_path] if self.rectified_entity_path else [])
+
+    @property
     def static_tf(self) -> bool:
         return self.msgtype == TF_TYPE and self.topic.rsplit("/", 1)[-1] == STATIC_TF_NAME
 

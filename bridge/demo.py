@@ -258,7 +258,8 @@ class WideCamera:
 
 def lens_rays(eye: np.ndarray, world_from_optical: np.ndarray, directions: np.ndarray) -> Rays:
     """The rays of a camera at `eye` whose pixels look along `directions` (optical frame, z = 1)."""
-    return Rays.through(eye, world_from_optical.astype(np.float32) @ directions)
+    m = world_from_optical.astype(np.float32)
+    return Rays.through(eye, m[:, 0, None] * directions[0] + m[:, 1, None] * directions[1] + m[:, 2, None] * directions[2])
 
 
 # -- rendering ----------------------------------------------------------------------------------
@@ -363,7 +364,7 @@ def demo_messages(frames: int, width: int, height: int) -> Iterator[tuple[str, o
     """(topic, message, stamp ns) in time order: the static TF, then per frame the pose, images and CameraInfo."""
     k = intrinsics(width, height)
     optical = rotation_matrix(OPTICAL_ROTATION)
-    wide = WideCamera.of_size(max(2, width * 3 // 4), max(2, height * 3 // 4))  # smaller: the demo starts faster
+    wide = WideCamera.of_size(max(2, width // 2), max(2, height // 2))  # half the size: the demo starts faster
     wide_directions = wide.directions()
     static = _tf(START_NS, BODY_FRAME, (OPTICAL_FRAME, DEPTH_FRAME), (0.0, 0.0, 0.0), OPTICAL_ROTATION)
     static.transforms += _tf(START_NS, BODY_FRAME, (WIDE_FRAME,), WIDE_OFFSET, OPTICAL_ROTATION).transforms

@@ -52,10 +52,5 @@ def test_rectified_images_have_their_own_view_and_no_image_is_drawn_over_another
     }})  # fmt: skip
     _, grid = configured_blueprint(config).root_container.contents
     views = {view.origin: [str(query) for query in view.contents] for view in grid.contents}
-    assert views == {
-        "/cam/image_raw": ["+ $origin/**", "- /cam/image_raw/compressed/**", "- /cam/image_raw/rect/**"],
-        "/cam/image_raw/compressed": ["+ $origin/**"],
-        "/cam/image_raw/rect": ["+ $origin/**"],
-        "/wide/image_raw": ["+ $origin/**"],
-        "/wide/image_rect": ["+ $origin/**"],
-    }
+    assert views == {origin: ["+ $origin"] for origin in (
+        "/cam/image_raw", "/cam/image_raw/compressed", "/cam/image_raw/rect", "/wide/image_raw", "/wide/image_rect")}

@@ -20,19 +20,14 @@ _IMAGE_KINDS = {kind for kind in TopicKind if KIND_TYPES[kind].endswith(("/Image
 
 def default_blueprint(image_entities: Iterable[str], namespaces: Sequence[str] = ()) -> rrb.Blueprint:
     """The layout; `namespaces` are a fleet's robots, whose names head their views."""
-    paths = sorted(image_entities)
-    images = [rrb.Spatial2DView(name=view_name(path, namespaces), origin=path, contents=view_contents(path, paths))
-              for path in paths]  # fmt: skip
+    # Each view shows its own entity only: what is logged under it (image_raw/compressed and image_raw/rect, with
+    # views of their own; a depth image's registered depth and cloud, in other frames) would be drawn over it.
+    images = [rrb.Spatial2DView(name=view_name(path, namespaces), origin=path, contents=["+ $origin"])
+              for path in sorted(image_entities)]  # fmt: skip
     views = [rrb.Spatial3DView(name="3D", origin="/", contents="/**")]
     if images:  # a column of up to three views, each as wide as it can be; more go into a grid
         views.append(rrb.Grid(*images, grid_columns=1 if len(images) <= 3 else None))
     return rrb.Blueprint(rrb.Horizontal(*views), collapse_panels=True)
-
-
-def view_contents(path: str, image_entities: Sequence[str]) -> list[str]:
-    """A view's entity and what is under it, but the image streams under it that have views of their own
-    (`image_raw/compressed`, `image_raw/rect` under `image_raw`): one image per view, not two drawn over each other."""
-    return ["+ $origin/**", *(f"- {other}/**" for other in image_entities if other.startswith(path.rstrip("/") + "/"))]
 
 
 def view_name(entity_path: str, namespaces: Sequence[str] = ()) -> str:

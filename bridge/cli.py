@@ -220,7 +220,9 @@ def _add_compression(command: argparse.ArgumentParser) -> None:
                          help=f"encode every colour image topic as video ({', '.join(VIDEO_CODECS)}; needs PyAV), with "
                               "default settings where the config gives a topic none")  # fmt: skip
     command.add_argument("--depth-compression", choices=[c.value for c in DepthCompression],
-                         help="log 16-bit depth losslessly compressed, as PNG or RVL (PNG: as fast, smaller)")  # fmt: skip
+                         help="log 16-bit depth losslessly compressed, as PNG, RVL or the smaller of both per "
+                              "frame (auto), or raw (none); unset, it is auto with --video (or the config's video), "
+                              "raw without")  # fmt: skip
     command.add_argument("--rectify", action="store_true",
                          help="also log every image topic (raw or compressed) that has a CameraInfo rectified, at "
                               "ENTITY/rect (topics named *rect* are left alone)")  # fmt: skip

@@ -23,6 +23,10 @@ from rosbags.typesys import Stores, get_typestore
 from bridge.bag_info import describe_bag
 from bridge.config import BridgeConfig, SinksConfig, parse_config
 from bridge.conversion import ConversionError
+from bridge.conversion.image import depth_archetype
+from bridge.conversion.opencv import encode_png
+from bridge.conversion.options import DepthCompression
+from bridge.conversion.rvl import ros_rvl_payload
 from bridge.conversion.video import VideoCodec, nal_units, video_sample
 from bridge.core import Bridge
 from bridge.demo import COLOR_TOPIC, DEPTH_TOPIC, demo_messages, write_demo_bag
@@ -31,7 +35,7 @@ from bridge.replay import ReplayOptions, replay
 from bridge.sinks import Recording
 from bridge.streams import EncoderUnavailable, check_encoders
 
-from recordings import read_recording
+from recordings import column, read_recording
 
 TS = register_video_types(get_typestore(Stores.ROS2_HUMBLE))
 T = TS.types
@@ -218,6 +222,39 @@ def test_lossless_depth_is_pixel_exact_and_depth_never_goes_to_video(tmp_path, c
     sources = [msg for topic, msg, _ in demo_messages(3, 640, 480) if topic == DEPTH_TOPIC]
     for blob, msg in zip(blobs, sources, strict=True):
         assert np.array_equal(decode_depth(blob[0]), msg.data.view(np.uint16).reshape(msg.height, msg.width))
+
+
+def test_config_wide_video_implies_auto_depth_unless_the_config_says_otherwise(tmp_path):
+    """`--video` asks for a small recording: raw depth would be most of it. `none` keeps depth raw; video on one
+    topic only (not config-wide) leaves depth as the config has it."""
+    bag = write_demo_bag(tmp_path / "demo", frames=2)
+    cases = {"implied": ({"video": "h264"}, "EncodedDepthImage"),
+             "none": ({"video": "h264", "depth_compression": "none"}, "DepthImage"),
+             "one topic": ({"topics": {COLOR_TOPIC: {"video": "h264"}}}, "DepthImage")}  # fmt: skip
+    for name, (document, archetype) in cases.items():
+        bridge_to_rrd(bag, tmp_path / f"{name}.rrd", parse_config(document))
+        table = read_recording(tmp_path / f"{name}.rrd")
+        depth_columns = {column.split(":")[1] for column in table.column_names if column.startswith(f"{DEPTH_TOPIC}:")}
+        assert archetype in depth_columns and ({"EncodedDepthImage", "DepthImage"} - {archetype}).isdisjoint(depth_columns), name
+        if archetype == "EncodedDepthImage":  # the demo's depth is smooth: PNG
+            assert {cell[0] for cell in column(table, f"{DEPTH_TOPIC}:EncodedDepthImage:media_type")} == {"image/png"}
+
+
+def test_auto_depth_compression_takes_the_smaller_codec_pixel_exact():
+    """PNG on smooth depth, RVL on depth with per-pixel noise: each as small as the smaller full encoding, and
+    decoded to the same millimetres."""
+    rng = np.random.default_rng(0)
+    y, x = np.mgrid[0:480, 0:640]
+    smooth = (1500 + 2 * y + x // 4).astype(np.uint16)
+    noisy = (smooth + rng.normal(0, 1, smooth.shape) * (1 + 0.002 * smooth)).astype(np.uint16)
+    noisy[rng.random(smooth.shape) < 0.01] = 0
+    for depth, media_type in ((smooth, "image/png"), (noisy, "application/rvl")):
+        archetype = depth_archetype(depth, depth_compression=DepthCompression.AUTO)
+        blob = archetype.blob.as_arrow_array().to_pylist()[0]
+        assert archetype.media_type.as_arrow_array().to_pylist() == [media_type]
+        sizes = {"image/png": encode_png(depth).size, "application/rvl": len(ros_rvl_payload(depth))}
+        assert len(blob) == min(sizes.values())
+        assert np.array_equal(DEPTH_DECODERS[media_type.split("/")[1]][1](blob), depth)
 
 
 def test_a_missing_pyav_is_a_usage_error_naming_the_install(monkeypatch):

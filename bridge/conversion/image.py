@@ -143,6 +143,8 @@ def depth_archetype(pixels: np.ndarray, depth: DepthOptions = DepthOptions(),
                     depth_compression: DepthCompression | None = None) -> Any:  # fmt: skip
     """A DepthImage of (height, width) `pixels`, or with `depth_compression` and 16-bit pixels a lossless
     EncodedDepthImage (PNG or RVL) that the viewer decodes to the same values (meter as for raw 16-bit)."""
+    if depth_compression is DepthCompression.AUTO and pixels.dtype == np.uint16:
+        depth_compression = smaller_depth_codec(pixels)
     if depth_compression is DepthCompression.RVL and pixels.dtype == np.uint16:
         payload = np.frombuffer(ros_rvl_payload(pixels), np.uint8)
         return archetypes.encoded_depth_image(payload, RVL_MEDIA_TYPE, **depth.depth_image_args(False))
@@ -151,6 +153,20 @@ def depth_archetype(pixels: np.ndarray, depth: DepthOptions = DepthOptions(),
 
         return archetypes.encoded_depth_image(encode_png(pixels), "image/png", **depth.depth_image_args(False))
     return archetypes.depth_image(pixels, **depth.depth_image_args(pixels.dtype.kind == "f"))
+
+
+def smaller_depth_codec(pixels: np.ndarray) -> DepthCompression:
+    """PNG or RVL, whichever compresses a band of `pixels`' middle rows (an eighth) smaller.
+
+    Neither wins on every depth: PNG (deflate) is up to 4x smaller on smooth depth, RVL 10-15% smaller on
+    depth with per-pixel sensor noise (docs/video.md). The band costs about a quarter of one encoding.
+    """
+    from .opencv import encode_png
+
+    height = pixels.shape[0]
+    rows = max(height // 8, min(height, 16))
+    band = pixels[(height - rows) // 2 : (height + rows) // 2]
+    return DepthCompression.PNG if encode_png(band).size <= len(ros_rvl_payload(band)) else DepthCompression.RVL
 
 
 @dataclass(frozen=True)

@@ -62,8 +62,10 @@ class DepthOptions:
 class DepthCompression(str, Enum):
     """Lossless compression of 16-bit depth, as an `EncodedDepthImage` the viewer decodes pixel-exact."""
 
-    PNG = "png"
-    RVL = "rvl"  # compressed_depth_image_transport's codec: faster than PNG, a little larger
+    PNG = "png"  # smaller on smooth depth (simulation, filtered depth)
+    RVL = "rvl"  # compressed_depth_image_transport's codec: smaller on depth with sensor noise
+    AUTO = "auto"  # whichever of the two is smaller, per frame; what video implies
+    NONE = "none"  # raw, where video would otherwise imply auto
 
 
 @dataclass(frozen=True)

@@ -99,13 +99,15 @@ def ros2_target(load: DdsLoad, bridge: str) -> Target:
 
 
 def video_targets(video: VideoResults, demo_scene: str) -> list[Target]:
-    smallest = max((r for r in video.rgbd if r.video and r.depth), key=video.rgbd_ratio)
-    ratio = video.rgbd_ratio(smallest)
+    from .video_bench import DEFAULT_VIDEO  # PyAV: only where video was measured
+
+    default = next(r for r in video.rgbd if r.name == DEFAULT_VIDEO)  # `--video h264`: colour H.264, depth PNG
+    ratio = video.rgbd_ratio(default)
     psnr = min(video.psnr[demo_scene])
     (width, height), rate = VIDEO_REAL_TIME
     fps = video.default_encode_fps((width, height))
     return [
-        Target(f"RGB-D bench bag >= {MIN_VIDEO_SIZE_RATIO:g}x smaller than raw, depth lossless", f"{ratio:.1f}x ({smallest.name})",
+        Target(f"RGB-D bench bag >= {MIN_VIDEO_SIZE_RATIO:g}x smaller than raw, depth lossless", f"{ratio:.1f}x ({default.name})",
                ratio >= MIN_VIDEO_SIZE_RATIO, f"{ratio / MIN_VIDEO_SIZE_RATIO:.2f}x the minimum"),
         Target(f"PSNR >= {MIN_VIDEO_PSNR_DB:g} dB on the demo, default H.264", f"min {psnr:.2f} dB",
                psnr >= MIN_VIDEO_PSNR_DB, f"{psnr - MIN_VIDEO_PSNR_DB:+.2f} dB"),

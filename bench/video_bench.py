@@ -5,10 +5,12 @@
 Writes bench/results/video.md, or with --docs the "## Video" section of docs/benchmarks.md (`bench.run`
 measures and writes the same section with the rest).
 - Size on the RGB-D bench bag (bench/make_bags.py: 1280x720 rgb8, or its JPEG, with 848x480 16UC1 at 30 Hz),
-  replayed in-process into .rrd files: raw, colour encoded with the defaults (H.264), depth raw, PNG or RVL,
-  JPEG passed through; and the same on the demo bag. Replay time is the best of `--repeat`.
+  replayed in-process into .rrd files: raw, colour encoded with the defaults (H.264), depth raw, PNG, RVL
+  or auto (the smaller per frame: what `--video` implies), JPEG passed through; the same on the demo bag, and on the demo with sensor
+  noise (colour sigma 3 levels, depth sigma 1 mm + 0.2% of the range, 1% of depth pixels dropped). Replay
+  time is the best of `--repeat`. Where the bytes go: per entity, as Arrow columns and chunk overhead.
 - Quality: PSNR (RGB, against the source frames) of the H.264 samples read back and decoded with PyAV,
-  on the demo scene (smooth) and on the bench bag's frames (sensor noise in every pixel).
+  on the demo scene (smooth), the noisy demo and the bench bag's frames (uniform noise in the low 3 bits).
 - Speed: frames per second of the bridge's encoder (`VideoEncoder`, with its RGB to 4:2:0 conversion)
   on demo frames rendered at 720p and 1080p, per codec and preset, best of `--repeat`.
 """
@@ -20,18 +22,20 @@ import os
 import sys
 import tempfile
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import Any, Iterable, Iterator
 
 import av
 import numpy as np
+from rerun.chunk import RrdReader
 
 from bridge.config import SinksConfig, parse_config
 from bridge.conversion.image import RawFrame
 from bridge.conversion.options import VideoOptions
 from bridge.conversion.video import VideoCodec
 from bridge.core import Bridge
-from bridge.demo import COLOR_TOPIC, DEPTH_TOPIC, demo_messages, write_demo_bag
+from bridge.demo import COLOR_TOPIC, DEPTH_TOPIC, demo_messages, write_demo_bag, write_messages
 from bridge.replay import ReplayOptions, replay
 from bridge.sinks import Recording
 from bridge.streams.encoder import SOFTWARE, VideoEncoder
@@ -48,21 +52,33 @@ CALIBRATION = ".*camera_info|/tf.*"
 DEMO_RECORDINGS = {  # name: (include, video, depth_compression)
     "raw colour + raw depth": (f"{COLOR_TOPIC}|{DEPTH_TOPIC}|{CALIBRATION}", None, None),
     "JPEG colour (passed through) + raw depth": (f"{COLOR_TOPIC}/compressed|{DEPTH_TOPIC}|{CALIBRATION}", None, None),
-    "H.264 colour (default settings) + raw depth": (f"{COLOR_TOPIC}|{DEPTH_TOPIC}|{CALIBRATION}", "h264", None),
+    "H.264 colour (default settings) + raw depth": (f"{COLOR_TOPIC}|{DEPTH_TOPIC}|{CALIBRATION}", "h264", "none"),
     "H.264 colour + PNG depth (lossless)": (f"{COLOR_TOPIC}|{DEPTH_TOPIC}|{CALIBRATION}", "h264", "png"),
     "H.264 colour + RVL depth (lossless)": (f"{COLOR_TOPIC}|{DEPTH_TOPIC}|{CALIBRATION}", "h264", "rvl"),
+    "`--video h264`: H.264 colour + depth auto (lossless)": (f"{COLOR_TOPIC}|{DEPTH_TOPIC}|{CALIBRATION}", "h264", None),
     "the whole demo, raw (`ros2-rerun-bridge demo`)": (".*", None, None),
-    "the whole demo, `--video h264 --depth-compression png`": (".*", "h264", "png"),
+    "the whole demo, `--video h264`": (".*", "h264", None),
 }
+NOISY_RECORDINGS = {  # name: (video, depth_compression); the colour and depth topics with their calibration
+    "raw colour + raw depth": (None, None),
+    "H.264 colour + raw depth": ("h264", "none"),
+    "H.264 colour + PNG depth": ("h264", "png"),
+    "H.264 colour + RVL depth": ("h264", "rvl"),
+    "`--video h264`: H.264 colour + depth auto": ("h264", None),
+}
+DEFAULT_VIDEO = "`--video h264`: H.264 colour + depth auto"
 RGBD_RECORDINGS = {  # name: (bag colour, video, depth_compression)
     "raw colour + raw depth (plain replay)": ("raw", None, None),
-    "H.264 colour + raw depth": ("raw", "h264", None),
+    "H.264 colour + raw depth": ("raw", "h264", "none"),
     "H.264 colour + PNG depth": ("raw", "h264", "png"),
     "H.264 colour + RVL depth": ("raw", "h264", "rvl"),
+    DEFAULT_VIDEO: ("raw", "h264", None),
     "JPEG colour (passed through) + raw depth": ("jpeg", None, None),
     "JPEG colour (passed through) + PNG depth": ("jpeg", None, "png"),
 }
 DEMO_SCENE = "demo (smooth, 640x480)"
+NOISY_SCENE = "demo with sensor noise (640x480)"
+OVERHEAD = "the rest of the file (chunk headers, schemas)"
 RGBD_BAG_MB = {"raw": 300, "jpeg": 100}  # about 85 and 100 frames: sizes are compared per second of camera
 
 
@@ -81,7 +97,9 @@ class VideoResults:
     demo_frames: int
     repeat: int
     demo: list[Recorded] = field(default_factory=list)
+    noisy: list[Recorded] = field(default_factory=list)
     rgbd: list[Recorded] = field(default_factory=list)
+    rgbd_bytes: dict[str, int] = field(default_factory=dict)  # `--video h264` on the RGB-D bag: where they go
     psnr: dict[str, list[float]] = field(default_factory=dict)  # scene -> per frame, dB
     speeds: dict[tuple[str, str, tuple[int, int]], float] = field(default_factory=dict)  # fps, the best
     load_average: tuple[float, float] = (0.0, 0.0)  # 1-minute load average at start and at end
@@ -123,11 +141,19 @@ def measure(demo_frames: int, speed_frames: int, repeat: int, data_dir: Path = D
             size, seconds = record(demo, work / f"demo{i}.rrd", {"include": [include]}, video, depth, repeat)
             results.demo.append(Recorded(name, video, depth, size, seconds, demo_frames))
         results.psnr[DEMO_SCENE] = demo_psnr(work / "demo2.rrd", demo_frames)
+        noisy = write_messages(work / "noisy", with_sensor_noise(demo_messages(demo_frames, 640, 480)))
+        for i, (name, (video, depth)) in enumerate(NOISY_RECORDINGS.items()):
+            include = f"{COLOR_TOPIC}|{DEPTH_TOPIC}|{CALIBRATION}"
+            size, seconds = record(noisy, work / f"noisy{i}.rrd", {"include": [include]}, video, depth, repeat)
+            results.noisy.append(Recorded(name, video, depth, size, seconds, demo_frames))
+        results.psnr[NOISY_SCENE] = noisy_psnr(work / "noisy2.rrd", demo_frames)
         for i, (name, (colour, video, depth)) in enumerate(RGBD_RECORDINGS.items()):
             bag = bags[colour]
             size, seconds = record(bag.folder, work / f"rgbd{i}.rrd", {}, video, depth, repeat)
             results.rgbd.append(Recorded(name, video, depth, size, seconds, bag.images // 2))
-        results.psnr["bench bag (sensor noise, 1280x720)"] = rgbd_psnr(work / "rgbd1.rrd")
+        default = list(RGBD_RECORDINGS).index(DEFAULT_VIDEO)
+        results.rgbd_bytes = bytes_by_entity(work / f"rgbd{default}.rrd")
+        results.psnr["bench bag (uniform noise in the low 3 bits, 1280x720)"] = rgbd_psnr(work / "rgbd1.rrd")
     for _ in range(repeat):  # rounds over every case, rather than one case's runs in a row: load comes in bursts
         for size in SPEED_SIZES:
             for codec, preset in SPEED:
@@ -171,8 +197,44 @@ def decoded_samples(rrd: Path, entity: str) -> list[tuple[int, np.ndarray]]:
 
 
 def demo_psnr(rrd: Path, frames: int) -> list[float]:
-    sources = [msg.data.reshape(msg.height, msg.width, 3) for topic, msg, _ in demo_messages(frames, 640, 480) if topic == COLOR_TOPIC]
+    return _colour_psnr(rrd, demo_messages(frames, 640, 480))
+
+
+def noisy_psnr(rrd: Path, frames: int) -> list[float]:
+    return _colour_psnr(rrd, with_sensor_noise(demo_messages(frames, 640, 480)))
+
+
+def _colour_psnr(rrd: Path, messages: Iterable[tuple[str, Any, int]]) -> list[float]:
+    sources = [msg.data.reshape(msg.height, msg.width, 3) for topic, msg, _ in messages if topic == COLOR_TOPIC]
     return [_psnr(frame, source) for (_, frame), source in zip(decoded_samples(rrd, COLOR_TOPIC), sources, strict=True)]
+
+
+def with_sensor_noise(messages: Iterable[tuple[str, Any, int]], seed: int = 0) -> Iterator[tuple[str, Any, int]]:
+    """The demo's messages with a camera's noise: colour Gaussian (sigma 3 levels), depth Gaussian growing with
+    the range (1 mm + 0.2%, as stereo and ToF sensors) and 1% of its pixels without depth (0)."""
+    rng = np.random.default_rng(seed)
+    for topic, msg, ns in messages:
+        if topic == COLOR_TOPIC:
+            noisy = msg.data.astype(np.float32) + rng.normal(0.0, 3.0, msg.data.shape).astype(np.float32)
+            msg = replace(msg, data=np.clip(np.rint(noisy), 0, 255).astype(np.uint8))
+        elif topic == DEPTH_TOPIC:
+            depth = msg.data.view(np.uint16).astype(np.float32)
+            noisy = depth + rng.normal(0.0, 1.0, depth.shape).astype(np.float32) * (1.0 + 0.002 * depth)
+            noisy = np.where((depth == 0) | (rng.random(depth.shape) < 0.01), 0, np.clip(np.rint(noisy), 1, 65535))
+            msg = replace(msg, data=noisy.astype(np.uint16).view(np.uint8))
+        yield topic, msg, ns
+
+
+def bytes_by_entity(rrd: Path) -> dict[str, int]:
+    """Bytes of each entity's Arrow columns in `rrd`, and the rest of the file (chunk headers, schemas): where
+    the bytes of a recording go."""
+    sizes: dict[str, int] = {}
+    for chunk in RrdReader(rrd).stream():
+        entity = str(chunk.entity_path)
+        sizes[entity] = sizes.get(entity, 0) + chunk.to_record_batch().nbytes
+    sizes = dict(sorted(sizes.items(), key=lambda item: -item[1]))
+    sizes[OVERHEAD] = rrd.stat().st_size - sum(sizes.values())
+    return sizes
 
 
 def rgbd_psnr(rrd: Path) -> list[float]:
@@ -219,8 +281,22 @@ def section(results: VideoResults) -> str:
     for r in results.rgbd:
         lines.append(f"| {r.name} | {r.bytes / r.frames * RATE_HZ / 1e6:.1f} MB | {results.rgbd_ratio(r):.1f} | "
                      f"{r.frames / r.seconds:.0f} ({r.frames} in {r.seconds:.1f} s) |")  # fmt: skip
-    lines += ["", "The bench frames carry sensor noise in every pixel (colour: the low 3 bits; depth: 0-15 mm), "
-              "as real sensors do: lossless depth compression cannot drop it.", "",
+    bag_bytes = sum(results.rgbd_bytes.values())
+    lines += ["", "The bench frames carry noise in every pixel (colour: the low 3 bits; depth: uniform 0-15 mm), "
+              "as real sensors do: lossless depth compression cannot drop it, and the bag's colour cycles 8 "
+              "frames, which H.264 encodes cheaply. Where the bytes of `--video h264` go:", "",
+              "| part | bytes | share |", "|---|---|---|"]  # fmt: skip
+    for part, size in results.rgbd_bytes.items():
+        lines.append(f"| {part} | {size / 1e6:.2f} MB | {size / bag_bytes:.1%} |")
+    lines += ["",
+              f"### Size: the demo with sensor noise ({results.demo_frames} frames at 15 Hz, 640x480)", "",
+              "The demo's colour with Gaussian noise (sigma 3 levels) and its depth with noise growing with the "
+              "range (sigma 1 mm + 0.2%) and 1% of pixels dropped, as a camera gives them.", "",
+              "| recording | .rrd size | raw / this | replay time |", "|---|---|---|---|"]  # fmt: skip
+    noisy_raw = results.noisy[0].bytes
+    for r in results.noisy:
+        lines.append(f"| {r.name} | {r.bytes / 1e6:.2f} MB | {noisy_raw / r.bytes:.1f} | {r.seconds:.1f} s |")
+    lines += ["",
               f"### Size: the demo bag ({results.demo_frames} frames at 15 Hz, 640x480 rgb8 colour, its JPEG, 16UC1 "
               "depth, CameraInfo and TF)", "",
               "| recording | .rrd size | raw colour + depth / this | replay time |", "|---|---|---|---|"]  # fmt: skip

@@ -14,7 +14,7 @@ from __future__ import annotations
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Iterator, Protocol, Sequence
+from typing import TYPE_CHECKING, Iterable, Iterator, Protocol, Sequence
 
 import cv2
 import numpy as np
@@ -403,6 +403,12 @@ def write_demo_bag(path: Path, frames: int = 60, width: int = 640, height: int =
     """Write the demo sequence as an mcap rosbag2 folder at `path`, replacing an earlier demo bag there."""
     if frames < 1 or width < 2 or height < 2:
         raise ValueError(f"the demo needs at least 1 frame of 2x2 pixels, not {frames} of {width}x{height}")
+    return write_messages(path, demo_messages(frames, width, height))
+
+
+def write_messages(path: Path, messages: Iterable[tuple[str, object, int]]) -> Path:
+    """Write (topic, message, stamp ns) of the demo's topics as an mcap rosbag2 folder at `path`, replacing an
+    earlier bag there (the benches write variants of the demo sequence with it)."""
     path = Path(path)
     if path.exists():
         if not (path / "metadata.yaml").is_file():
@@ -414,6 +420,6 @@ def write_demo_bag(path: Path, frames: int = 60, width: int = 640, height: int =
                                          offered_qos_profiles=[STATIC_TF_QOS] if topic == "/tf_static" else ())
             for topic, msgtype in TOPICS.items()
         }  # fmt: skip
-        for topic, msg, ns in demo_messages(frames, width, height):
+        for topic, msg, ns in messages:
             writer.write(connections[topic], ns, TYPESTORE.serialize_cdr(msg, TOPICS[topic]))
     return path

@@ -42,6 +42,11 @@ VIEWER_QUEUE_ROWS = 32  # rows held for a viewer that lags, before its newest ro
 WEB_VIEWER_START_S = 1.0  # a web viewer that has not failed by then is serving
 CLOSE_TIMEOUT_S = 30.0  # for the file and server to take what is left
 VIEWER_CLOSE_TIMEOUT_S = 5.0  # for a viewer, which may be gone
+# Each chunk carries its headers and Arrow schema, about 3 KB: rerun-sdk's 200 ms batching gives a topic of small
+# rows (CameraInfo at 30 Hz) a chunk every few rows. Written to a file alone, rows wait up to 2 s (or 2 MiB) to
+# share one: the RGB-D bench bag with --video h264 1.8% smaller, its CameraInfo in 10 chunks instead of 65.
+FILE_FLUSH_TICK_S = 2.0
+FILE_BATCHER = rr.ChunkBatcherConfig(flush_tick=FILE_FLUSH_TICK_S)
 
 Times = Mapping[str, int]  # timeline -> timestamp in ns; None for static data
 
@@ -118,7 +123,8 @@ class Recording:
         if sinks.serve is not None:
             targets.append(rr.GrpcServerSink(bind_ip=sinks.serve.bind, port=sinks.serve.grpc_port))
         if targets:
-            self.primary = self._stream(config)
+            # A file alone has nobody waiting for its rows: they wait up to FILE_FLUSH_TICK_S to share a chunk
+            self.primary = self._stream(config, FILE_BATCHER if sinks.serve is None else None)
             try:
                 self.primary.set_sinks(*targets)
             except RuntimeError as err:  # the file cannot take its header (/dev/full), the port is taken
@@ -203,8 +209,8 @@ class Recording:
             self.web_viewer.terminate()
             self.web_viewer.wait()
 
-    def _stream(self, config: RecordingConfig) -> rr.RecordingStream:
-        return rr.RecordingStream(config.application_id, recording_id=self.recording_id)
+    def _stream(self, config: RecordingConfig, batcher: rr.ChunkBatcherConfig | None = None) -> rr.RecordingStream:
+        return rr.RecordingStream(config.application_id, recording_id=self.recording_id, batcher_config=batcher)
 
     def _spawn_viewer(self, config: RecordingConfig) -> None:
         if sys.platform.startswith("linux") and not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")):

@@ -1,6 +1,6 @@
 """A screenshot of a recording in Rerun's web viewer, in headless Chromium (for docs/*.png).
 
-    .venv/bin/python -m bench.web_screenshot RECORDING.rrd OUT.png [--steps N] [--load 90] [--settle 30]
+    .venv/bin/python -m bench.web_screenshot RECORDING.rrd OUT.png [--steps N] [--load 150] [--settle 60]
 
 Needs, besides this package's venv (rerun-sdk's `rerun` command serves the recording and the viewer):
 - Chromium (`--chromium`, default /usr/bin/chromium; Debian's `chromium` package decodes H.264, AV1 and
@@ -42,8 +42,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("out", type=Path, help="the PNG to write")
     parser.add_argument("--steps", type=int, default=None, metavar="N",
                         help="show the Nth logged time from the start (default: where playback was paused)")  # fmt: skip
-    parser.add_argument("--load", type=float, default=90.0, metavar="S", help="seconds for the data to stream in")
-    parser.add_argument("--settle", type=float, default=30.0, metavar="S", help="seconds to decode after pausing")
+    parser.add_argument("--load", type=float, default=150.0, metavar="S",
+                        help="seconds for the data to stream in (the demo's 10 MB: about 150 on a loaded 2-core machine)")
+    parser.add_argument("--settle", type=float, default=60.0, metavar="S", help="seconds to decode after pausing")
     parser.add_argument("--size", default="1600x1000", help="the page's size, WIDTHxHEIGHT")
     parser.add_argument("--chromium", default="/usr/bin/chromium")
     parser.add_argument("--node-path", default=os.environ.get("NODE_PATH"), help="node_modules holding playwright-core")

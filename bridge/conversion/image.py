@@ -158,7 +158,7 @@ def depth_archetype(pixels: np.ndarray, depth: DepthOptions = DepthOptions(),
 def smaller_depth_codec(pixels: np.ndarray) -> DepthCompression:
     """PNG or RVL, whichever compresses a band of `pixels`' middle rows (an eighth) smaller.
 
-    Neither wins on every depth: PNG (deflate) is up to 4x smaller on smooth depth, RVL 10-15% smaller on
+    Neither wins on every depth: PNG (deflate) is up to 3x smaller on smooth depth, RVL 10-15% smaller on
     depth with per-pixel sensor noise (docs/video.md). The band costs about a quarter of one encoding.
     """
     from .opencv import encode_png

@@ -57,7 +57,8 @@ def camera_topics(cameras: int) -> dict[str, str]:
 def serialized_frames(topic: str, kind: str, colour: tuple[int, int], depth: tuple[int, int]) -> list[bytearray]:
     """The distinct messages a stream sends in turn, serialized (stamp 0, patched at each send)."""
     is_colour = "/color/" in topic
-    frame_id = m.FRAME_ID_COLOUR if is_colour else m.FRAME_ID_DEPTH
+    camera = topic.split("/")[1]  # each camera's own optical frames, as on a robot: frames name one camera each
+    frame_id = f"{camera}_{m.FRAME_ID_COLOUR if is_colour else m.FRAME_ID_DEPTH}"
     if kind == "camera_info":
         messages = [m.camera_info_msg(*(colour if is_colour else depth), 0, frame_id)]
     elif kind == "rgb8":

@@ -120,8 +120,9 @@ def section(runs: Sequence[ConvertRun]) -> str:
         lines.append(f"- 20 x {size} MB: --jobs 2 is {speedup:.2f}x --jobs 1; its CPU time allows at most {bound:.2f}x on 2 cores.")
     cores = len(os.sched_getaffinity(0))
     if max(r.load for r in runs) >= cores:
-        lines += ["", f"Measured on a loaded {cores}-core machine (the load average in the last column): --jobs 2 "
-                      "competed with other work for its second core, so its speed-up is low here; the CPU times are not."]  # fmt: skip
+        lines += ["", f"The load average (last column: one minute's, as the run began) reached the {cores} cores. It counts "
+                      "the bench's own previous runs too, but where other work ran, --jobs 2 competed with it for its "
+                      "second core and its speed-up is low; the CPU times are not."]  # fmt: skip
     lines += ["", "Fastest of N rounds. CPU s: the command's and its workers'; bags' CPU s: summed over the bags, each "
               "the worker's main thread and rerun-sdk's writer thread (which compresses every chunk with LZ4 beside it). "
               "CPU outside bags: mostly each worker's start (a fresh interpreter importing rerun-sdk, numpy, pyarrow "

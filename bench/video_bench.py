@@ -268,9 +268,9 @@ def section(results: VideoResults) -> str:
     h264 = SOFTWARE[VideoCodec.H264]
     lines = ["## Video", "",
              f"`python -m bench.video_bench` (PyAV {av.__version__}), or with the rest by `python -m bench.run`. Measured on "
-             f"a loaded {os.cpu_count()}-core machine (other agents' jobs were running: load average "
-             f"{results.load_average[0]:.1f} at the start, {results.load_average[1]:.1f} at the end), so times are "
-             f"the best of {results.repeat} runs and still lower bounds for speed. Replays run in-process "
+             f"a {os.cpu_count()}-core machine, load average {results.load_average[0]:.1f} at the start and "
+             f"{results.load_average[1]:.1f} at the end (the bench's own encoders count in it; more means other work "
+             f"ran too); times are the best of {results.repeat} runs. Replays run in-process "
              "(`Bridge` + `replay`, as the command does after start-up).", "",
              f"### Size: the RGB-D bench bag ({COLOUR_SIZE[0]}x{COLOUR_SIZE[1]} rgb8 or its JPEG, 848x480 16UC1, "
              f"{RATE_HZ} Hz)", "",

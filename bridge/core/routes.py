@@ -55,7 +55,7 @@ class Route:
         """The entities the topic's images go to: its own, and its rectified images'."""
         if not self.carries_images:
             return []
-        return [self.entity_path] + ([self.rectified_entity_path] if self.rectified_entity_path else [])
+        return [path for path in (self.entity_path, self.rectified_entity_path) if path is not None]
 
     @property
     def static_tf(self) -> bool:

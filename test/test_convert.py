@@ -13,6 +13,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import uuid
 from pathlib import Path
 
@@ -258,6 +259,42 @@ def test_registered_into_a_catalog_and_queried_across_segments(archive, first_ru
     ).select(col("property:ros2_bag:name")).to_arrow_table().to_pylist()  # fmt: skip
     expected = {n for n, (_, colour, depth) in ARCHIVE.items() if depth and max(colour, depth) > 5}
     assert {row["property:ros2_bag:name"][0] for row in hits} == expected
+
+
+@pytest.fixture
+def ray_head():
+    """A Ray cluster of its own (`ray start --head`, as users start one) with token authentication, Ray's default
+    from 2.59 on, by a token of the test's: yields its address and the environment that holds the token."""
+    ray = Path(sys.executable).with_name("ray")
+    port, temp = free_port(), tempfile.mkdtemp(prefix="ray")  # short: Ray's sockets live under it (107 bytes at most)
+    env = {**os.environ, "RAY_USAGE_STATS_ENABLED": "0", "RAY_AUTH_MODE": "token", "RAY_AUTH_TOKEN": uuid.uuid4().hex * 2}
+    subprocess.run([ray, "start", "--head", f"--port={port}", "--num-cpus=2", "--include-dashboard=false",
+                    "--disable-usage-stats", f"--temp-dir={temp}"], env=env, check=True, capture_output=True, timeout=TIMEOUT)  # fmt: skip
+    try:
+        yield f"127.0.0.1:{port}", env
+    finally:
+        subprocess.run([ray, "stop", "--force"], env=env, capture_output=True, timeout=TIMEOUT)
+        shutil.rmtree(temp, ignore_errors=True)
+
+
+@pytest.mark.skipif(importlib.util.find_spec("ray") is None, reason="ray is not installed (pip install -e '.[ray]')")
+def test_ray_cluster_at_an_address_with_token_authentication(ray_head, archive, first_run):
+    address, env = ray_head
+    out = archive / "ray_address_out"
+    command = [sys.executable, "-m", "bridge", "convert", "--no-progress", "--ray", address, archive / "bags", "-o", out]
+
+    without_mode = {k: v for k, v in env.items() if k != "RAY_AUTH_MODE"}  # the token alone is not sent
+    refused = subprocess.run(command, env=without_mode, capture_output=True, text=True, timeout=TIMEOUT)
+    assert refused.returncode == 1
+    assert f"cannot connect to the Ray cluster at {address}" in refused.stderr and "RAY_AUTH_MODE=token" in refused.stderr
+    assert not any(out.rglob("*.rrd"))
+
+    done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=TIMEOUT)
+    assert done.returncode == 1, done.stderr  # the corrupt bag
+    assert {name for name, cells in rows(done.stdout).items() if cells[4] == "converted"} == set(ARCHIVE)
+    assert set(outputs(out)) == set(outputs(archive / "out"))
+    a, b = (read_recording(folder / "site_b" / "split.rrd") for folder in (archive / "out", out))
+    assert column(a, "/cam/color/image_raw:Image:buffer") == column(b, "/cam/color/image_raw:Image:buffer")
 
 
 @pytest.mark.skipif(importlib.util.find_spec("ray") is None, reason="ray is not installed (pip install -e '.[ray]')")

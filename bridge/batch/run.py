@@ -11,6 +11,7 @@ failed; the others go on.
 from __future__ import annotations
 
 import logging
+import os
 from collections import deque
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
@@ -94,6 +95,15 @@ def _stop(pool: ProcessPoolExecutor) -> None:
         process.join(5)
 
 
+def _token_hint() -> str:
+    """Ray 2.59+ starts clusters with token authentication, but a client sends its token only when told to: a
+    refused client sees just "Failed to connect" (the reason goes to stderr from Ray's C++ layer)."""
+    if os.environ.get("RAY_AUTH_MODE"):
+        return ""
+    return ("; if the cluster uses token authentication (Ray 2.59 and later start clusters with it), set "
+            "RAY_AUTH_MODE=token here, with the cluster's token in RAY_AUTH_TOKEN or the file `ray get-auth-token` reads")
+
+
 def run_ray(jobs: Sequence[BagJob], address: str | None, memory_mb: int, config: Any, settings: str,
             config_name: str | None, done: Done) -> None:
     """Convert `jobs` as Ray tasks (one CPU and `memory_mb` each) on the cluster at `address` (None: Ray's own
@@ -108,7 +118,8 @@ def run_ray(jobs: Sequence[BagJob], address: str | None, memory_mb: int, config:
             ray.init(address=address or "auto", log_to_driver=False, logging_level=logging.WARNING)
         except Exception as err:  # ConnectionError, an authentication error, no cluster found
             raise RayUnavailable(f"cannot connect to the Ray cluster at {address or 'RAY_ADDRESS or this machine'}: "
-                                 f"{str(err).strip().splitlines()[-1] if str(err).strip() else type(err).__name__}") from None  # fmt: skip
+                                 f"{str(err).strip().splitlines()[-1] if str(err).strip() else type(err).__name__}"
+                                 f"{_token_hint()}") from None  # fmt: skip
     task = ray.remote(num_cpus=1, memory=memory_mb * 1024 * 1024, max_retries=0)(convert_bag)
     refs = {task.remote(job, config, settings, config_name): job for job in biggest_first(jobs)}
     try:

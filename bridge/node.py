@@ -93,11 +93,15 @@ class BridgeNode(Node):
         self._subscribed: set[tuple[str, str]] = set()
         for topic, msgtype in typed_topics(config):
             self._subscribe(topic, msgtype)
-        if needs_discovery(config):
+        discovering = needs_discovery(config)
+        if discovering:
             self._discover()
             self.create_timer(DISCOVERY_PERIOD_SEC, self._discover)
         self.create_timer(SUMMARY_PERIOD_SEC, self._log_summary)
         self._silence_check = self.create_timer(SILENCE_CHECK_SEC, self._report_silent_topics)
+        # What a launch file or a test can wait for: from here on, no camera that appears misses a frame to start-up.
+        self.get_logger().info(f"ready: subscribed to {len(self._subscribed)} topics"
+                               + (f", looking for camera topics every {DISCOVERY_PERIOD_SEC:g} s" if discovering else ""))  # fmt: skip
 
     def close(self) -> None:
         """Convert what is queued, complete the recording (a .rrd gets its footer) and log the totals.

@@ -222,13 +222,13 @@ def test_node_records_every_frame_it_receives_exactly(tmp_path: Path, ros_env: d
 def test_node_in_auto_mode_loses_no_frame_to_start_up(tmp_path: Path, ros_env: dict) -> None:
     output = tmp_path / "auto.rrd"
     with bridge_node(f"output:={output}") as node:
-        time.sleep(3.0)  # the node is up and watching the graph before the camera appears
+        started = read_until(node, "ready: ")  # the node is up and watching the graph before the camera appears
         with camera(sys.executable, ros_env, "--seconds", 2, "--width", 320, "--height", 240,
                     *[a for t in (COLOR, DEPTH, COLOR_INFO, TF) for a in ("--expect", t)]) as publisher:  # fmt: skip
             stamps = sent_stamps(publisher)
         time.sleep(0.5)
         node.send_signal(signal.SIGINT)
-        _, log = node.communicate(timeout=60)
+        log = started + node.communicate(timeout=60)[1]
 
     assert node.returncode == 0 and no_errors(log), log
     counts = summary_counts(log)
@@ -249,7 +249,7 @@ def test_node_records_two_robots_in_their_namespaces_apart(tmp_path: Path, ros_e
     config.write_text(CONFIG)  # one robot's topics, without a namespace
     output = tmp_path / "fleet.rrd"
     with bridge_node(f"config:={config}", f"output:={output}", "namespaces:=[/robot1, robot2]") as node:
-        time.sleep(3.0)  # the node is up before the cameras
+        started = read_until(node, "ready: ")  # the node is up before the cameras
         with ExitStack() as stack:
             cameras = {ns: stack.enter_context(camera(
                 sys.executable, ros_env, "--seconds", 2, "--width", 320, "--height", 240,
@@ -258,7 +258,7 @@ def test_node_records_two_robots_in_their_namespaces_apart(tmp_path: Path, ros_e
             sent = {ns: set(sent_stamps(process)) for ns, process in cameras.items()}
         time.sleep(0.5)
         node.send_signal(signal.SIGINT)
-        _, log = node.communicate(timeout=60)
+        log = started + node.communicate(timeout=60)[1]
 
     assert node.returncode == 0 and no_errors(log), log
     counts = summary_counts(log)

@@ -156,3 +156,27 @@ def profile_phases(bag: BenchBag, out_dir: Path) -> dict[str, float]:
     if not run.ok:
         raise BenchError(f"profiling the replay of {bag.spec.name} failed: {run.failure()}")
     return json.loads(run.stdout)
+
+
+def startup_floor(bag: BenchBag, out_dir: Path, repeat: int = 5) -> dict[str, Measurement]:
+    """What a run costs before a bag's size counts, the fastest of `repeat` each: Python importing pyarrow (the
+    least a Python tool handing Arrow to rerun-sdk's bindings imports) and rerun-sdk, and the bridge replaying
+    the first millisecond of `bag` (start-up, the bag opened, a frame per topic, the recording closed)."""
+    output = out_dir / f"{bag.spec.name}.startup.rrd"
+    commands = {
+        'python -c "import pyarrow"': [sys.executable, "-c", "import pyarrow"],
+        'python -c "import rerun"': [sys.executable, "-c", "import rerun"],
+        f"{OURS} replay, the bag's first millisecond": [sys.executable, "-m", "bridge", "replay", bag.folder, "-o", output,
+                                                         "--no-progress", "--end", "0.001"],  # fmt: skip
+    }
+    floor = {}
+    for label, command in commands.items():
+        runs = []
+        for _ in range(repeat):
+            runs.append(run := run_measured(command))
+            output.unlink(missing_ok=True)
+            if not run.ok:
+                raise BenchError(f"{label} failed: {run.failure()}")
+        floor[label] = min(runs, key=lambda r: r.wall_s)
+    return floor
+

@@ -112,6 +112,7 @@ class Results:
     replay: list[ReplayResult] = field(default_factory=list)
     profiles: dict[str, dict[str, float]] = field(default_factory=dict)  # bag name -> seconds per phase of a replay
     replay_threads: dict[str, dict[str, Measurement]] = field(default_factory=dict)  # bag name -> tool -> run by thread
+    startup: dict[str, Measurement] = field(default_factory=dict)  # what runs cost before a bag's size counts
     conversions: list[ConversionCost] = field(default_factory=list)
     dds: list[DdsRun] = field(default_factory=list)
     ros2: dict[str, DdsLoad] = field(default_factory=dict)  # "node" / "live" -> one rclpy camera into it
@@ -242,13 +243,27 @@ def replay_threads_table(runs: dict[str, dict[str, Measurement]], most: int = 4)
     return table(("bag", "tool", "wall s", "CPU s", f"busiest threads (CPU s, up to {most})"), rows)
 
 
-WRITER_BOUND = """Both tools end in rerun-sdk's file writer: one thread (`file_writer` in the bridge; in the
+def startup_table(startup: dict[str, Measurement]) -> str:
+    return table(("command", "wall s", "CPU s"), [(label, f"{run.wall_s:.2f}", f"{run.cpu_s:.2f}") for label, run in startup.items()])
+
+
+def writer_bound(startup: dict[str, Measurement], replay: Sequence[ReplayResult]) -> str:
+    """Why the importer wins on small bags, with this run's numbers."""
+    rerun_import = next((run.wall_s for label, run in startup.items() if "import rerun" in label), None)
+    smallest = min((r for r in replay if r.tool == RERUN_IMPORTER and r.run.ok), key=lambda r: r.bag_mb, default=None)
+    text = """Both tools end in rerun-sdk's file writer: one thread (`file_writer` in the bridge; in the
 importer, its main thread `rerun`, which also builds the chunks) that encodes each chunk, LZ4-compresses it
 and writes it, busy for nearly the whole run (perf: about half of it in LZ4, the same work in both). The
-bridge's writer starts only once Python has imported rerun-sdk (`python -c "import rerun"`: about 0.8 s
-here, before any bag is opened); the importer's starts at once. So the bridge's main thread, which has time
-to spare, is not what bounds it: the bridge gains on the importer only where the importer slows with size
-(its memory grows with the bag), and no bag whose whole import takes less than that second can be caught."""
+bridge's writer starts only once Python has imported rerun-sdk"""
+    if rerun_import is not None:
+        text += f""" (`python -c "import rerun"`: {rerun_import:.2f} s here, before any bag is
+opened; see "Start-up" below)"""
+    text += """; the importer's starts at once. So the bridge's main thread, which has time to spare, is not
+what bounds it: the bridge gains on the importer only where the importer slows with size (its memory grows
+with the bag), and a bag whose whole import takes less than the bridge's start-up cannot be caught"""
+    if smallest is not None:
+        text += f" (here the importer converts {smallest.bag.spec.name} in {smallest.run.wall_s:.2f} s, synced)"
+    return text + "."
 
 
 def _share(seconds: float, total: float) -> str:
@@ -343,7 +358,10 @@ def render(results: Results, machine_info: dict[str, str], date: str, command: s
                   profile_table(results.profiles)]  # fmt: skip
     if results.replay_threads:
         parts += ["### CPU by thread: the bridge and Rerun's importer (one run each, not synced)",
-                  replay_threads_table(results.replay_threads), WRITER_BOUND]  # fmt: skip
+                  replay_threads_table(results.replay_threads), writer_bound(results.startup, results.replay)]  # fmt: skip
+    if results.startup:
+        parts += ["### Start-up: what a run costs before the bag's size counts (fastest of 5, not synced)",
+                  startup_table(results.startup)]  # fmt: skip
     if results.conversions:
         parts += ["## Live: conversion cost per message", conversions_table(results.conversions)]
     if results.dds:

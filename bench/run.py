@@ -20,7 +20,7 @@ from . import report
 from .live_bench import max_receive_buffer, measure_conversions, run_dds_load
 from .make_bags import DATA_DIR, VARIANTS, BagSpec, BenchBag, ensure_bag
 from .measure import REPO, BenchError, compile_bridge
-from .replay_bench import profile_phases, run_replay, thread_cpu
+from .replay_bench import profile_phases, run_replay, startup_floor, thread_cpu
 from .ros2_bench import BRIDGES, has_rclpy, run_ros2_camera
 from .dds_load import COLOUR_SIZE, DEPTH_SIZE
 from .targets import (LIVE_CAMERA, LIVE_CAMERA_LABEL, conversion_target, convert_targets, dds_target, live_camera_target,
@@ -117,6 +117,12 @@ def run_replay_part(results: report.Results, args: argparse.Namespace, chosen: S
     results.replay = run_replay(results.bags, out_dir, chosen.repeat)
     results.targets += replay_targets(results.replay, results.bags)
     results.profiles, results.replay_threads = profile_largest(results.bags, out_dir, results.notes)
+    section("Start-up (fastest of 5)")
+    try:
+        results.startup = startup_floor(min(results.bags, key=lambda bag: bag.file_bytes), out_dir)
+        print(report.startup_table(results.startup))
+    except BenchError as err:
+        results.notes.append(str(err))
 
 
 def run_live_part(results: report.Results, args: argparse.Namespace, chosen: Settings) -> None:

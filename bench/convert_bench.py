@@ -118,6 +118,11 @@ def section(runs: Sequence[ConvertRun]) -> str:
                     "worker peak RSS MB", "converted", "load"), rows), ""]  # fmt: skip
     for size, speedup, bound in speedups(runs):
         lines.append(f"- 20 x {size} MB: --jobs 2 is {speedup:.2f}x --jobs 1; its CPU time allows at most {bound:.2f}x on 2 cores.")
+    for one in (r for r in runs if r.jobs == 1 and r.bag_wall_s > 0):
+        busy = one.bag_cpu_s / one.bag_wall_s
+        lines.append(f"- 20 x {one.size_mb} MB: one bag's conversion keeps {busy:.2f} cores busy (bags' CPU s over bags' wall s, "
+                     f"--jobs 1: the worker's main thread and rerun-sdk's writer beside it), so two at once on 2 cores "
+                     f"are at most {2 / busy:.2f}x one, before any start-up.")  # fmt: skip
     cores = len(os.sched_getaffinity(0))
     if max(r.load for r in runs) >= cores:
         lines += ["", f"The load average (last column: one minute's, as the run began) reached the {cores} cores. It counts "
@@ -126,7 +131,7 @@ def section(runs: Sequence[ConvertRun]) -> str:
     lines += ["", "Fastest of N rounds. CPU s: the command's and its workers'; bags' CPU s: summed over the bags, each "
               "the worker's main thread and rerun-sdk's writer thread (which compresses every chunk with LZ4 beside it). "
               "CPU outside bags: mostly each worker's start (a fresh interpreter importing rerun-sdk, numpy, pyarrow "
-              "and rosbags; the command's own 0.2-0.3 s is shared out), paid once by --jobs 1 and twice by --jobs 2 "
+              "and rosbags; the command's own start is shared out), paid once by --jobs 1 and twice by --jobs 2 "
               "on the same cores. Each worker imports rerun-sdk itself: rerun-sdk starts threads when imported (a tokio runtime, "
               "jemalloc's), so a worker cannot be forked from a process that has imported it."]  # fmt: skip
     return "\n".join(lines) + "\n"

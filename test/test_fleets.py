@@ -284,9 +284,10 @@ def segment_properties(paths: list[Path]) -> dict[str, dict]:
     with rr.server.Server(datasets={"d": [str(p) for p in paths]}) as server:
         client = server.client()  # kept while the dataset is queried
         dataset = client.get_dataset("d")
-        table = dataset.segment_table().to_arrow_table().to_pylist()
-    return {row["property:ros2_bag:name"][0]: {k.split(":")[-1]: v[0] for k, v in row.items() if k.startswith("property:ros2_bag:")}
-            for row in table}  # fmt: skip
+        table = dataset.segment_table().to_arrow_table()
+    # The bag's properties only: pyarrow cannot always turn the table's nanosecond rerun_last_updated_at into Python.
+    rows = table.select([name for name in table.column_names if name.startswith("property:ros2_bag:")]).to_pylist()
+    return {row["property:ros2_bag:name"][0]: {k.split(":")[-1]: v[0] for k, v in row.items()} for row in rows}
 
 
 @pytest.fixture(scope="module")

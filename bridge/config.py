@@ -14,7 +14,7 @@ junk, huge numbers, deep nesting, alias bombs): never another exception, in boun
     auto: true            # also bridge unlisted camera and TF topics with defaults
     include: ['/camera/.*']
     exclude: ['.*/ir/.*']
-    # namespaces: [/robot1, /robot2]   # a fleet: each topic bridged under each (not yet with register, point_cloud)
+    # namespaces: [/robot1, /robot2]   # a fleet: each topic bridged under each robot's namespace
     # shared_frames: [map]             # a fleet's frames that are not the robot's own: not prefixed
     topics:
       /camera/depth/image_rect_raw:
@@ -192,14 +192,8 @@ class BridgeConfig:
     topics_namespaced: bool = True
 
     def __post_init__(self) -> None:
-        """Refused however the namespaces come (file, command line, node parameter): the RGB-D stages pair topics
-        and look up frames by the config's names, which in a fleet are no robot's (not yet supported)."""
         if not self.topics_namespaced and len(self.namespaces) != 1:
             raise ConfigError(f"a source of one robot takes one namespace, not {len(self.namespaces)}")
-        rgbd = [topic for topic, options in self.topics.items() if options.register or options.point_cloud]
-        if self.namespaces and rgbd:
-            raise ConfigError(f"namespaces: not yet with register or point_cloud (topics.{rgbd[0]}): they pair "
-                              "topics and frames by the config's names, not yet per robot")  # fmt: skip
 
     def topic(self, name: str) -> TopicConfig:
         """A topic's options, with the config-wide video and depth compression where it sets none.

@@ -86,15 +86,16 @@ def test_config_namespaces_are_checked_and_named():
         parse_config({"shared_frames": ["map", ""]})
 
 
-def test_registration_and_clouds_are_refused_in_a_fleet_until_they_are_per_robot(tmp_path, caplog):
-    rgbd = {"topics": {"/camera/depth/image_rect_raw": {"register": "/camera/color/image_raw"}}}
-    with pytest.raises(ConfigError, match=r"namespaces: not yet with register or point_cloud \(topics./camera/depth"):
-        parse_config({**rgbd, "namespaces": ROBOTS})
-    config = write_config(tmp_path / "rgbd.yaml", "topics:\n  /camera/depth/image_rect_raw: {register: /camera/color/image_raw}\n")
-    bag = write_bag_as(tmp_path / "fleet", robot_messages("/robot1"))
-    assert main(["replay", str(bag), "-c", str(config), "-o", str(tmp_path / "x.rrd"), "--namespace", "/robot1"]) == 2
-    assert "not yet with register or point_cloud" in caplog.text  # however the namespaces come
-    assert not (tmp_path / "x.rrd").exists()
+def test_a_fleet_registers_depth_and_makes_clouds_per_robot(tmp_path):
+    """The config names one robot's topics; each robot's depth goes into its own colour camera (test_rgbd.py
+    replays and converts such fleets and reads them back)."""
+    config = write_config(tmp_path / "rgbd.yaml", "namespaces: [/robot1, /robot2]\nauto: false\ntopics:\n"
+                          "  /camera/color/image_raw: {kind: image}\n"
+                          "  /camera/depth/image_rect_raw: {kind: depth, register: /camera/color/image_raw, "
+                          "point_cloud: /camera/color/image_raw}\n")  # fmt: skip
+    assert main(["check-config", str(config)]) == 0
+    fleet = parse_config({"namespaces": ROBOTS, "topics": {"/camera/depth/image_rect_raw": {"register": "/camera/color/image_raw"}}})
+    assert fleet.namespaces == tuple(ROBOTS) and fleet.topics["/camera/depth/image_rect_raw"].register.to == "/camera/color/image_raw"
 
 
 def test_routes_in_a_fleet():

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import functools
 import math
 
 import numpy as np
 import pytest
 
+from bridge.conversion.namespaces import prefixed_frame
 from bridge.streams.tf_buffer import TfBuffer, TfError
 from recordings import tf_msg
 
@@ -36,6 +38,21 @@ def test_chain_through_the_common_ancestor() -> None:
     np.testing.assert_allclose(moved(buffer.lookup("base", "depth", 0), (0, 0, 0)), (1 - 0.1, 0, 0), atol=1e-12)
     np.testing.assert_allclose(moved(buffer.lookup("depth", "base", 0), (0.9, 0, 0)), (0, 0, 0), atol=1e-12)
     np.testing.assert_allclose(buffer.lookup("depth", "depth", 0), np.eye(4))
+
+
+def test_frames_are_kept_as_the_bridge_names_them() -> None:
+    """Two robots of a fleet with the same frame names: each robot's frames prefixed as they are logged, and the
+    map they share left as it is, so that each robot's cameras are looked up through its own transforms."""
+    buffer = TfBuffer()
+    for robot, baseline in (("robot1", 0.05), ("robot2", 0.12)):
+        frame = functools.partial(prefixed_frame, f"{robot}/", shared={"map"})
+        transforms = [("map", "camera", (0, 0, 0), (0, 0, 0, 1)), ("camera", "depth", (0, 0, 0), (0, 0, 0, 1)),
+                      ("camera", "colour", (baseline, 0, 0), (0, 0, 0, 1))]  # fmt: skip
+        buffer.add(tf_msg(transforms).transforms, static=True, frame=frame)
+    np.testing.assert_allclose(moved(buffer.lookup("robot1/colour", "robot1/depth", 0), (0, 0, 0)), (-0.05, 0, 0))
+    np.testing.assert_allclose(moved(buffer.lookup("robot2/colour", "robot2/depth", 0), (0, 0, 0)), (-0.12, 0, 0))
+    with pytest.raises(TfError, match="not connected"):
+        buffer.lookup("colour", "depth", 0)  # no robot's
 
 
 def test_interpolates_translation_linearly_and_rotation_by_slerp() -> None:

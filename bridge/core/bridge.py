@@ -357,7 +357,7 @@ class Bridge:
         if not groups:
             raise ConversionError("TF message without a usable transform")
         for transforms in groups.values():
-            self._geometry.tf.add(transforms, static=route.static_tf)
+            self._geometry.tf.add(transforms, static=route.static_tf, frame=route.frame)
         if route.static_tf:
             with self._lock:
                 latest = self._static_tf[route.topic]

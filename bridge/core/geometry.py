@@ -3,18 +3,25 @@
 The `Bridge` hands it every transform it logs and every image it converts; images of a depth topic with
 either option, and of the colour topics those name, go to that depth topic's `RgbdStage`, which gives back
 rows to log. A colour topic that is not a raw Image topic is said once on the depth topic that names it.
+
+In a fleet each robot's depth topic has a stage of its own, fed by that robot's colour topic only: the config
+names one robot's topics, and the stage is given them as the robot publishes them (`/robot1/camera/...`), its
+configured entity paths under the robot's namespace. Frames are looked up as they are logged (`robot1/...`).
 """
 
 from __future__ import annotations
 
+import functools
+from dataclasses import replace
 from typing import Any, Callable
 
-from ..config import IMAGE_TYPE, BridgeConfig
+from ..config import IMAGE_TYPE, BridgeConfig, TopicConfig
 from ..conversion.camera_info import published_intrinsics
+from ..conversion.namespaces import entity_path
 from ..conversion.rectify import Calibration
 from ..streams.rgbd import Camera, Output, RgbdStage, Times
 from ..streams.tf_buffer import TfBuffer
-from .routes import Route
+from .routes import Route, placed_topic, published_topic, robots
 
 # (image topic, its frame_id) -> (CameraInfo topic, its frame, its latest calibration), as `Bridge._calibration_entry`
 CalibrationLookup = Callable[[str, str], tuple[str, str, Calibration] | None]
@@ -26,17 +33,32 @@ class Geometry:
         self.tf = TfBuffer()
         self._calibration = calibration
         self._warn = warn
-        self._stages: dict[str, RgbdStage] = {}  # depth topic -> its stage
-        for topic in config.topics:
-            options = config.topic(topic)  # with the config-wide depth_compression
-            if options.register or options.point_cloud:
-                self._stages[topic] = RgbdStage(topic, options.register, options.point_cloud, options.depth, self.tf,
-                                                self.camera, lambda problem, t=topic: warn(t, problem), options.max_pixels,
-                                                options.depth_compression)  # fmt: skip
-        self._by_colour: dict[str, list[RgbdStage]] = {}  # colour topic -> the stages it feeds
+        self._stages: dict[str, RgbdStage] = {}  # depth topic, as published -> its stage
+        for ns in robots(config):
+            for name in config.topics:
+                options = config.topic(name)  # with the config-wide depth_compression
+                if options.register or options.point_cloud:
+                    stage = self._robot_stage(ns, name, options)
+                    self._stages[stage.topic] = stage
+        self._by_colour: dict[str, list[RgbdStage]] = {}  # colour topic, as published -> the stages it feeds
         for stage in self._stages.values():
             for colour in stage.colour_topics:
                 self._by_colour.setdefault(colour, []).append(stage)
+
+    def _robot_stage(self, ns: str, name: str, options: TopicConfig) -> RgbdStage:
+        """The stage of robot `ns`'s depth topic `name` (as the config names it): its topics as that robot
+        publishes them, its configured entity paths under the robot's namespace."""
+        topic = functools.partial(published_topic, self.config, ns)
+        register, cloud = options.register, options.point_cloud
+        if register is not None:
+            register = replace(register, to=topic(register.to),
+                               entity_path=register.entity_path and entity_path(ns, register.entity_path))  # fmt: skip
+        if cloud is not None:
+            cloud = replace(cloud, color_from=topic(cloud.color_from),
+                            entity_path=cloud.entity_path and entity_path(ns, cloud.entity_path))  # fmt: skip
+        depth_topic = topic(name)
+        return RgbdStage(depth_topic, register, cloud, options.depth, self.tf, self.camera,
+                         functools.partial(self._warn, depth_topic), options.max_pixels, options.depth_compression)  # fmt: skip
 
     def image(self, route: Route, msg: Any, frame_id: str, stamp: int, times: Times) -> list[Output]:
         """The rows an image message gives beside its own: registered depth, clouds."""
@@ -60,7 +82,9 @@ class Geometry:
         if found is None:
             return None
         info_topic, info_frame, calibration = found
-        matrix, size = published_intrinsics(calibration.as_message(), self.config.topic(info_topic).intrinsics)
+        placed = placed_topic(self.config, info_topic)  # its options are under its name in the config
+        assert placed is not None  # a CameraInfo topic the bridge took in is a robot's (or, with no fleet, itself)
+        matrix, size = published_intrinsics(calibration.as_message(), self.config.topic(placed.name).intrinsics)
         return Camera(frame_id or info_frame, matrix, size)
 
     def flush(self) -> list[Output]:

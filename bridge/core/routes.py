@@ -94,9 +94,19 @@ def configured_topics(config: BridgeConfig) -> dict[str, tuple[str, TopicConfig]
     In a fleet, each listed topic under each robot's namespace (in a source of one robot, as listed); but the
     shared /tf and /tf_static as they are where frames are not prefixed.
     """
-    namespaces = (config.namespaces if config.topics_namespaced else ()) or ("",)
-    return {name if not config.prefix_frames and name in GLOBAL_TF_TOPICS else full_topic(ns, name): (name, options)
-            for ns in namespaces for name, options in config.topics.items()}  # fmt: skip
+    return {name if not config.prefix_frames and name in GLOBAL_TF_TOPICS else published_topic(config, ns, name): (name, options)
+            for ns in robots(config) for name, options in config.topics.items()}  # fmt: skip
+
+
+def robots(config: BridgeConfig) -> tuple[str, ...]:
+    """The namespaces the config's topics are bridged in: the fleet's robots; "" for no fleet."""
+    return config.namespaces or ("",)
+
+
+def published_topic(config: BridgeConfig, ns: str, name: str) -> str:
+    """A configured topic as robot `ns` publishes it: under its namespace, but in a source of one robot (whose
+    topics carry no namespace) as it is named."""
+    return full_topic(ns, name) if config.topics_namespaced else name
 
 
 def placed_topic(config: BridgeConfig, topic: str) -> NamespacedTopic | None:

@@ -24,7 +24,7 @@ from __future__ import annotations
 import bisect
 import threading
 from dataclasses import dataclass
-from typing import Any, Iterable
+from typing import Any, Callable, Iterable
 
 import numpy as np
 
@@ -56,12 +56,15 @@ class TfBuffer:
         self._dynamic: dict[str, list[_Sample]] = {}  # child frame -> samples by stamp
         self._lock = threading.Lock()
 
-    def add(self, transforms: Iterable[Any], static: bool) -> None:
-        """Keep geometry_msgs/TransformStamped messages (already checked by `transform_problem`)."""
+    def add(self, transforms: Iterable[Any], static: bool, frame: Callable[[str], str] = str) -> None:
+        """Keep geometry_msgs/TransformStamped messages (already checked by `transform_problem`).
+
+        `frame` names both frames as they are logged (in a fleet, with the robot's prefix), so that lookups name
+        them as the images do and two robots' `camera_link`s stay apart."""
         with self._lock:
             for transform in transforms:
-                sample = _sample(transform)
-                child = transform.child_frame_id
+                sample = _sample(transform, frame(transform.header.frame_id))
+                child = frame(transform.child_frame_id)
                 if static:
                     self._static[child] = sample
                     self._dynamic.pop(child, None)  # tf2: a frame is static or dynamic, the latest says which
@@ -139,10 +142,10 @@ class TfBuffer:
         return _Sample(stamp, before.parent, translation, slerp(before.rotation, after.rotation, ratio))
 
 
-def _sample(transform: Any) -> _Sample:
+def _sample(transform: Any, parent: str) -> _Sample:
     t, q = transform.transform.translation, transform.transform.rotation
     rotation = np.array([q.x, q.y, q.z, q.w], np.float64)
-    return _Sample(stamp_ns(transform.header.stamp), transform.header.frame_id, np.array([t.x, t.y, t.z], np.float64),
+    return _Sample(stamp_ns(transform.header.stamp), parent, np.array([t.x, t.y, t.z], np.float64),
                    rotation / np.linalg.norm(rotation))  # fmt: skip
 
 

@@ -161,11 +161,12 @@ def test_cli_without_its_viewer_writes_a_complete_file_when_terminated(tmp_path:
 
 def test_two_robots_with_the_same_topics_and_frames_share_one_recording(tmp_path: Path, dds_env: dict[str, str]) -> None:
     """The issue's fleet: two robots publish the same topics under their namespaces, with the same frame names,
-    into one `live`: each is complete at its own entity paths, and placed in 3D by its own TF."""
+    into one `live`: each is complete at its own entity paths, and placed in 3D by its own TF; each robot's depth
+    is registered into its own colour camera and coloured from it (here one camera: the same pixels)."""
     robots = ["/robot1", "/robot2"]
     config = tmp_path / "robot.yaml"  # one robot's cameras, without a namespace
     config.write_text(f"exclude: ['/camera/ignored/.*']\ntopics:\n  {COLOR}: {{kind: image}}\n"
-                      f"  {DEPTH}: {{kind: depth, qos: reliable, queue_size: 5}}\n")  # fmt: skip
+                      f"  {DEPTH}: {{kind: depth, qos: reliable, queue_size: 5, register: {COLOR}, point_cloud: {COLOR}}}\n")  # fmt: skip
     output = tmp_path / "fleet.rrd"
     with running_bridge("live", "-c", config, "-o", output, "--namespace", robots[0], "--namespace", robots[1]) as bridge:
         sent = publish_robots(dds_env, seconds=2, expect=[COLOR, DEPTH, COMPRESSED, CAMERA_INFO, TF], namespaces=robots)
@@ -174,11 +175,11 @@ def test_two_robots_with_the_same_topics_and_frames_share_one_recording(tmp_path
     assert bridge.returncode == 0, stderr
 
     table = read_recording(output)
-    topics = [COLOR, DEPTH, COMPRESSED, CAMERA_INFO, TF, TF_STATIC]
+    topics = [COLOR, DEPTH, COMPRESSED, CAMERA_INFO, TF, TF_STATIC, f"{DEPTH}/registered", f"{DEPTH}/points"]
     assert entities(table) == {ns + topic for ns in robots for topic in topics}
     for ns in robots:
         robot = ns.lstrip("/")
-        for topic in topics:  # the counters the bridge prints at exit, by the full topic name
+        for topic in topics[:6]:  # the counters the bridge prints at exit, by the full topic name
             summary = re.search(rf"^{ns}{topic}: .*$", stderr, re.MULTILINE)[0]
             counts = {name: int(count) for count, name in re.findall(r"(\d+) (received|logged|dropped|failed)", summary)}
             assert counts["logged"] > 0 and counts["received"] == counts["logged"] + counts.get("dropped", 0), summary
@@ -196,6 +197,31 @@ def test_two_robots_with_the_same_topics_and_frames_share_one_recording(tmp_path
         assert column(table, f"{ns}{TF_STATIC}:Transform3D:child_frame")[-1][0] in {
             f"{robot}/{child}" for _, child, _, _ in STATIC_TRANSFORMS
         }
+        check_rgbd(table, ns, sent[ns], stderr)
+
+
+def check_rgbd(table: pa.Table, ns: str, sent: set[int], stderr: str) -> None:
+    """A robot's registered depth and cloud: as many as the summary says, each at a stamp that robot sent, in its
+    frames, with its frame's pixels. Depth and colour come from one camera here (one frame, one CameraInfo), so
+    registration moves no pixel and each point has the colour of its own pixel. The publisher changes its
+    calibration every frame: a CameraInfo that lands between the lookups of the two cameras would shift that
+    one frame's pixels, so the values are checked on all frames but one or two."""
+    robot = ns.lstrip("/")
+    for product, column_name in (("registered", f"{ns}{DEPTH}/registered:DepthImage:buffer"),
+                                 ("cloud", f"{ns}{DEPTH}/points:Points3D:colors")):  # fmt: skip
+        logged = int(re.search(rf"^{ns}{DEPTH} \({product}\): (\d+) logged", stderr, re.MULTILINE)[1])
+        rows = cells(table, column_name)
+        assert len(rows) == logged > 0 and all(stamp in sent for stamp, _ in rows), product
+    registered = cells(table, f"{ns}{DEPTH}/registered:DepthImage:buffer")
+    assert sum(same_pixels(cell, depth_for(stamp)) for stamp, cell in registered) >= len(registered) - 2
+    stamps = table.column("ros2_timestamp").cast(pa.int64()).to_pylist()
+    clouds = [(stamp, np.array(colours, np.uint32)) for stamp, colours
+              in zip(stamps, table.column(f"{ns}{DEPTH}/points:Points3D:colors").to_pylist()) if colours is not None]  # fmt: skip
+    own = [np.array_equal(np.stack([rgba >> 24, (rgba >> 16) & 255, (rgba >> 8) & 255], 1),
+                          color_for(stamp)[depth_for(stamp) > 0]) for stamp, rgba in clouds]  # fmt: skip
+    assert sum(own) >= len(clouds) - 2
+    assert {tuple(c) for c in column(table, f"{ns}{DEPTH}/registered:CoordinateFrame:frame")} == {(f"{robot}/camera_optical_frame_image_plane",)}
+    assert {tuple(c) for c in column(table, f"{ns}{DEPTH}/points:CoordinateFrame:frame")} == {(f"{robot}/camera_optical_frame",)}
 
 
 @pytest.mark.parametrize(("dds_name", "ros_name"), [

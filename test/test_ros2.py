@@ -31,7 +31,7 @@ from cli_process import REPO, read_until, running_bridge, running_module
 from recordings import column, last_chunk_rows, read_entities, rows
 from rerun.chunk import RrdReader
 from ros2_camera import (
-    COLOR, COLOR_FRAME, COLOR_INFO, COMPRESSED, DEPTH, DEPTH_INFO, DEPTH_SHAPE, LATCHED, STATIC_TRANSFORMS, TF, TF_STATIC,
+    COLOR, COLOR_FRAME, COLOR_INFO, COMPRESSED, DEPTH, DEPTH_FRAME, DEPTH_INFO, DEPTH_SHAPE, LATCHED, STATIC_TRANSFORMS, TF, TF_STATIC,
     color_for, depth_for, focal_length_for, jpeg_for, translation_for,
 )  # fmt: skip
 
@@ -243,10 +243,12 @@ def test_node_in_auto_mode_loses_no_frame_to_start_up(tmp_path: Path, ros_env: d
 
 @needs_ros
 def test_node_records_two_robots_in_their_namespaces_apart(tmp_path: Path, ros_env: dict, jpegs: list[Path]) -> None:
-    """Two rclpy cameras with the same topics and frames, each in its robot's namespace (`__ns`), into one node."""
+    """Two rclpy cameras with the same topics and frames, each in its robot's namespace (`__ns`), into one node;
+    each robot's depth made a cloud coloured from its own colour camera."""
     robots = ["/robot1", "/robot2"]
     config = tmp_path / "bridge.yaml"
-    config.write_text(CONFIG)  # one robot's topics, without a namespace
+    depth = f"{DEPTH}: {{kind: depth, queue_size: 5}}"
+    config.write_text(CONFIG.replace(depth, depth[:-1] + f", point_cloud: {COLOR}}}"))  # one robot's topics, no namespace
     output = tmp_path / "fleet.rrd"
     with bridge_node(f"config:={config}", f"output:={output}", "namespaces:=[/robot1, robot2]") as node:
         started = read_until(node, "ready: ")  # the node is up before the cameras
@@ -281,6 +283,12 @@ def test_node_records_two_robots_in_their_namespaces_apart(tmp_path: Path, ros_e
             assert all(stamp in sent[ns] and matches(stamp, cell) for stamp, cell in logged), name
         frames = {tuple(cell.as_py()) for _, cell in rows(output, f"{ns}{COLOR}:CoordinateFrame:frame")}
         assert frames == {(f"{robot}/{COLOR_FRAME}_image_plane",)}
+        # Its clouds, from its own depth, colour camera and TF: at stamps it sent, in its depth camera's frame.
+        clouds = int(re.findall(rf"^.*{ns}{DEPTH} \(cloud\): (\d+) logged", log, re.MULTILINE)[-1])  # its closing summary
+        stamps = [stamp for stamp, _ in cells(output, f"{ns}{DEPTH}/points:Points3D:positions")]
+        assert 0 < len(stamps) == clouds and set(stamps) <= sent[ns]
+        frames = {tuple(cell.as_py()) for _, cell in rows(output, f"{ns}{DEPTH}/points:CoordinateFrame:frame")}
+        assert frames == {(f"{robot}/{DEPTH_FRAME}",)}
         children = {tuple(cell.as_py()) for _, cell in rows(output, f"{ns}{TF}:Transform3D:child_frame")}
         assert children == {(f"{robot}/base_link",)}
         assert last_chunk_rows(output, f"{ns}{TF_STATIC}") == len(STATIC_TRANSFORMS)

@@ -83,8 +83,8 @@ class Geometry:
             return None
         info_topic, info_frame, calibration = found
         placed = placed_topic(self.config, info_topic)  # its options are under its name in the config
-        assert placed is not None  # a CameraInfo topic the bridge took in is a robot's (or, with no fleet, itself)
-        matrix, size = published_intrinsics(calibration.as_message(), self.config.topic(placed.name).intrinsics)
+        name = placed.name if placed is not None else info_topic  # None: no robot's (a topic outside the fleet)
+        matrix, size = published_intrinsics(calibration.as_message(), self.config.topic(name).intrinsics)
         return Camera(frame_id or info_frame, matrix, size)
 
     def flush(self) -> list[Output]:

@@ -410,8 +410,11 @@ def _run_demo(args: argparse.Namespace) -> int:
         return EXIT_USAGE
     config = _with_compression(args, BridgeConfig(topics=demo_topics()).with_sinks(SinksConfig(file=args.output)))
     config = replace(config, recording=replace(config.recording, application_id="ros2_rerun_bridge_demo"))
+    errors: list[str] | None = None  # stays None when interrupted mid-replay
     with _Session(config, args.verbosity, last=True) as session:
         errors = replay([bag], session.bridge)
+    if errors is None:
+        return EXIT_INTERRUPTED
     status = session.status(EXIT_FAILED if errors else 0)
     if status == 0 and args.verbosity >= 0:
         print(f"\nThe demo bag is {bag}; its recording is {args.output}. Open it with:\n    {_rerun_command()} {args.output}")

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Iterable, Iterator, Protocol, Sequence
 
 import cv2
 import numpy as np
+import yaml
 from rosbags.interfaces import Qos, QosDurability, QosHistory, QosLiveliness, QosReliability, QosTime
 from rosbags.rosbag2 import StoragePlugin, Writer
 from rosbags.typesys import Stores, get_typestore
@@ -406,15 +407,29 @@ def write_demo_bag(path: Path, frames: int = 60, width: int = 640, height: int =
     return write_messages(path, demo_messages(frames, width, height))
 
 
+DEMO_MARK = ("ros2_rerun_bridge", "demo")  # in the bag's metadata (custom_data): what the demo may replace
+
+
+def _is_demo_bag(path: Path) -> bool:
+    """Whether `path` is a bag the demo wrote (its metadata says so), so that replacing it loses no recording."""
+    try:
+        info = yaml.safe_load((path / "metadata.yaml").read_text())["rosbag2_bagfile_information"]
+        return (info.get("custom_data") or {}).get(DEMO_MARK[0]) == DEMO_MARK[1]
+    except (OSError, yaml.YAMLError, KeyError, TypeError, AttributeError):
+        return False
+
+
 def write_messages(path: Path, messages: Iterable[tuple[str, object, int]]) -> Path:
     """Write (topic, message, stamp ns) of the demo's topics as an mcap rosbag2 folder at `path`, replacing an
     earlier bag there (the benches write variants of the demo sequence with it)."""
     path = Path(path)
     if path.exists():
-        if not (path / "metadata.yaml").is_file():
-            raise FileExistsError(f"{path}: exists and is not a rosbag2 folder; not overwriting it")
+        if not _is_demo_bag(path):
+            raise FileExistsError(f"{path}: exists and is not a demo bag (a rosbag2 folder of the demo's topics only); "
+                                  "not overwriting it")  # fmt: skip
         shutil.rmtree(path)
     with Writer(path, version=8, storage_plugin=StoragePlugin.MCAP) as writer:
+        writer.set_custom_data(*DEMO_MARK)
         connections = {
             topic: writer.add_connection(topic, msgtype, typestore=TYPESTORE,
                                          offered_qos_profiles=[STATIC_TF_QOS] if topic == "/tf_static" else ())

@@ -13,7 +13,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
-from recordings import column, last_chunk_rows, read_recording
+from recordings import column, image_msg, last_chunk_rows, read_recording, write_bag
 from rosbags.highlevel import AnyReader
 
 from bridge import demo
@@ -201,10 +201,15 @@ def test_rewrites_an_earlier_demo_bag_but_no_other_folder(tmp_path: Path) -> Non
         assert {c.topic: c.msgcount for c in reader.connections}[demo.COLOR_TOPIC] == 2
     (tmp_path / "photos").mkdir()
     (tmp_path / "photos" / "cat.jpg").write_bytes(b"")
-    with pytest.raises(FileExistsError, match="photos: exists and is not a rosbag2 folder"):
+    with pytest.raises(FileExistsError, match="photos: exists and is not a demo bag"):
         demo.write_demo_bag(tmp_path / "photos")
     assert main(["demo", "-o", str(tmp_path / "demo.rrd"), "--bag", str(tmp_path / "photos")]) == 2
     assert (tmp_path / "photos" / "cat.jpg").exists()
+    # A recording of the user's, even of the demo's own topic names, is never replaced
+    write_bag(tmp_path / "robot_bag", [(demo.COLOR_TOPIC, image_msg(np.zeros((6, 8, 3), np.uint8), "rgb8", 1), 1)], "mcap")
+    assert main(["demo", "-o", str(tmp_path / "demo.rrd"), "--bag", str(tmp_path / "robot_bag")]) == 2
+    with AnyReader([tmp_path / "robot_bag"]) as reader:
+        assert [c.msgcount for c in reader.connections] == [1]
 
 
 def test_demo_command_writes_a_recording_with_every_archetype(tmp_path: Path) -> None:
@@ -269,3 +274,19 @@ def test_demo_rectifies_its_wide_camera(tmp_path: Path) -> None:
     u, v, _ = info.p.reshape(3, 4)[:, :3] @ center / center[2]
     red, green, blue = rectified[round(v), round(u)]
     assert red > int(green) + int(blue)
+
+
+def test_demo_interrupted_exits_130_and_keeps_its_recording(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Ctrl-C in the demo's replay ends it as it ends `replay`: status 130, the recording complete and readable."""
+    from bridge import replay as replay_module
+
+    converted = replay_module.replay
+
+    def interrupted(*args, **kwargs):
+        converted(*args, **kwargs)
+        raise KeyboardInterrupt  # as the last frame is logged
+
+    monkeypatch.setattr(replay_module, "replay", interrupted)
+    output = tmp_path / "demo.rrd"
+    assert main(["demo", "--frames", "3", "-o", str(output), "--bag", str(tmp_path / "bag")]) == 130
+    assert len(column(read_recording(output), f"{demo.COLOR_TOPIC}:Image:buffer")) == 3

@@ -179,6 +179,7 @@ class BridgeConfig:
     auto: bool = True
     include: tuple[str, ...] = ()
     exclude: tuple[str, ...] = ()
+    narrowed_to: tuple[str, ...] = ()  # --include: a topic must match one of these as well as the config's include
     video: VideoOptions | None = None  # for every colour topic without its own `video` (`replay --video`)
     depth_compression: DepthCompression | None = None  # for every depth topic without its own; None: auto with video
     rectify: RectifyOptions | None = None  # for every topic without its own not named *rect* (`replay --rectify`)
@@ -211,12 +212,15 @@ class BridgeConfig:
 
     def selects(self, topic: str) -> bool:
         """Whether a topic passes include/exclude (regular expressions matched in full, as rosbag2 does)."""
-        if self.include and not any(re.fullmatch(p, topic) for p in self.include):
-            return False
+        for patterns in (self.include, self.narrowed_to):
+            if patterns and not any(re.fullmatch(p, topic) for p in patterns):
+                return False
         return not any(re.fullmatch(p, topic) for p in self.exclude)
 
     def with_filters(self, include: tuple[str, ...] = (), exclude: tuple[str, ...] = ()) -> BridgeConfig:
-        return replace(self, include=self.include + include, exclude=self.exclude + exclude)
+        """The config with the command line's filters: its include narrows the config's (never widens it), its
+        exclude leaves out more."""
+        return replace(self, narrowed_to=self.narrowed_to + include, exclude=self.exclude + exclude)
 
     def with_sinks(self, sinks: SinksConfig) -> BridgeConfig:
         return replace(self, recording=replace(self.recording, sinks=sinks))

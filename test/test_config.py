@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from bridge.cli import main
-from bridge.config import VIEWER_FORMS, ConfigError, ServeConfig, load_config, viewer_url
+from bridge.config import VIEWER_FORMS, BridgeConfig, ConfigError, ServeConfig, load_config, viewer_url
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -283,3 +283,14 @@ def test_viewer_url_refuses_anything_else_saying_what_is_allowed(text, problem):
 def test_the_config_connects_to_the_viewer_url(tmp_path, given, url):
     config = load_config(write_config(tmp_path, f"recording:\n  sinks:\n    connect: {given}\n"))
     assert config.recording.sinks.connect == url
+
+
+def test_command_line_include_narrows_the_configs_never_widens_it() -> None:
+    """`--include` means "only topics matching": with a config that has its own include, a topic needs both."""
+    config = BridgeConfig(include=("/camera/.*", "/tf"), exclude=(".*/ir/.*",)).with_filters(("/camera/color/.*",), ("/tf",))
+    assert config.selects("/camera/color/image_raw")
+    assert not config.selects("/camera/depth/image_rect_raw")  # the config's include, not the command line's
+    assert not config.selects("/robot/camera/color/image_raw")  # the command line's, not the config's
+    assert not config.selects("/camera/color/ir/image")  # the config's exclude
+    assert not BridgeConfig().with_filters((), ("/tf",)).selects("/tf")
+    assert BridgeConfig().with_filters(("/tf",)).selects("/tf") and not BridgeConfig().with_filters(("/tf",)).selects("/x")

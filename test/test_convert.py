@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import datetime
 import importlib.util
+import json
 import os
 import re
 import shutil
@@ -27,7 +28,8 @@ from datafusion import functions as F
 from ports import free_port, wait_for_port
 from recordings import camera_info_msg, column, image_msg, read_recording, tf_msg, write_bag
 
-from bridge.batch.discover import RECORDING_NAMESPACE, find_bags
+from bridge import __version__
+from bridge.batch.discover import RECORDING_NAMESPACE, bridge_revision, find_bags
 from bridge.batch.run import biggest_first
 from bridge.cli import main
 
@@ -134,7 +136,7 @@ def first_run(archive):
 def rows(stdout: str) -> dict[str, list[str]]:
     """The summary table: bag -> [frames, in, out, time, status]."""
     cells = [re.split(r"\s{2,}", line.strip()) for line in stdout.splitlines()]
-    return {row[0]: row[1:] for row in cells if row[0].startswith("site_")}
+    return {row[0]: row[1:] for row in cells if len(row) == 6 and row[0] != "bag"}
 
 
 def outputs(out: Path) -> dict[str, int]:
@@ -180,6 +182,36 @@ def test_a_second_run_converts_nothing_and_touching_a_bag_reconverts_only_it(arc
     assert {name for name, cells in table.items() if cells[4] == "converted"} == {"site_b/split"}
     after = outputs(out)
     assert {name for name in after if after[name] != before[name]} == {"site_b/split.rrd"}
+
+
+def test_command_line_options_and_the_bridge_revision_decide_what_is_up_to_date(archive, first_run, capsys, tmp_path):
+    """`--depth-compression` (like `--video`, `--rectify`) converts as `replay` does and is a setting of the outputs;
+    an output stamped by another revision of the bridge is converted again."""
+    convert = ["convert", "--no-progress", "-j", "1", str(archive / "bags" / "site_a" / "2024-05-01"), "-o", str(tmp_path)]
+    depth = "/cam/depth/image_rect_raw"
+
+    def statuses(*options: str) -> dict[str, str]:
+        assert main([*convert, *options]) == 0
+        return {name: cells[4] for name, cells in rows(capsys.readouterr().out).items()}
+
+    assert statuses("--depth-compression", "png") == {"run_0": "converted", "run_1": "converted"}
+    assert len(column(read_recording(tmp_path / "run_0.rrd"), f"{depth}:EncodedDepthImage:blob")) == 3
+    assert statuses("--depth-compression", "png") == {"run_0": "up to date", "run_1": "up to date"}
+    assert statuses() == {"run_0": "converted", "run_1": "converted"}
+    assert len(column(read_recording(tmp_path / "run_0.rrd"), f"{depth}:DepthImage:buffer")) == 3
+
+    stamp = tmp_path / ".run_0.rrd.json"
+    record = json.loads(stamp.read_text())
+    assert record["bridge_version"] == bridge_revision() and bridge_revision().startswith(f"{__version__}+")
+    stamp.write_text(json.dumps({**record, "bridge_version": f"{__version__}+another"}))
+    assert statuses() == {"run_0": "converted", "run_1": "up to date"}
+
+
+def test_a_missing_video_encoder_is_a_usage_error_before_any_bag(archive, tmp_path, caplog, monkeypatch):
+    monkeypatch.setitem(sys.modules, "av", None)  # as if PyAV were not installed
+    assert main(["convert", "--no-progress", "--video", "h264", str(archive / "bags"), "-o", str(tmp_path / "out")]) == 2
+    assert "video encoding needs PyAV" in caplog.text
+    assert not (tmp_path / "out").exists()
 
 
 def test_the_biggest_bags_are_handed_out_first(archive):

@@ -16,7 +16,7 @@ log = logging.getLogger("ros2_rerun_bridge")
 
 
 def add_convert_arguments(command: argparse.ArgumentParser) -> None:
-    from ..cli import _add_filters, _add_fleet
+    from ..cli import _add_compression, _add_filters, _add_fleet
     from .run import DEFAULT_TASK_MEMORY_MB
 
     command.add_argument("inputs", nargs="*", type=Path, metavar="INPUT",
@@ -26,6 +26,7 @@ def add_convert_arguments(command: argparse.ArgumentParser) -> None:
     command.add_argument("-c", "--config", type=Path, help="YAML config: topics, entity paths, options (its sinks are not used)")
     _add_filters(command)
     _add_fleet(command)
+    _add_compression(command)
     command.add_argument("--namespace-from-path", type=int, metavar="N",
                          help="each bag is one robot's, named by part N of its path under the inputs (robot1/2024-05-01/"
                               "run_3: 0 is robot1): its topics, which carry no namespace, at entity paths under /robot1, "
@@ -86,7 +87,9 @@ def run_convert(args: argparse.Namespace) -> int:
         log.error("--namespace-from-path: each bag is one robot's, whose topics carry no namespace; not with namespaces "
                   "(--namespace, the config's), which name the robots whose topics a bag holds")  # fmt: skip
         return EXIT_USAGE
-    settings = config_hash(args.config, args.include, args.exclude, _fleet(config, by_path))
+    options = {"video": args.video, "depth_compression": args.depth_compression, "rectify": args.rectify}
+    settings = config_hash(args.config, args.include, args.exclude, _fleet(config, by_path),
+                           {name: value for name, value in options.items() if value})  # fmt: skip
     try:
         jobs = find_bags(args.inputs, args.out_dir)
         if by_path is not None:
@@ -98,6 +101,10 @@ def run_convert(args: argparse.Namespace) -> int:
         log.error("no rosbag2 bag (a folder with metadata.yaml, a .mcap or .db3 file) under %s", " ".join(map(str, args.inputs)))
         return EXIT_FAILED
     bag_config(config, jobs[0])  # as every bag is converted: a ConfigError (exit 2) now rather than in every bag
+    if config.video or any(options.video for options in config.topics.values()):  # (it imports rerun-sdk)
+        from ..streams.encoder import check_encoders
+
+        check_encoders(config)  # likewise a video encoder that is missing (EncoderUnavailable, a ConfigError)
     out = args.out_dir.resolve()
     for job in jobs:
         if job.path.is_dir() and out.is_relative_to(job.path):

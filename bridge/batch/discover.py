@@ -14,6 +14,7 @@ bag, else the folder holding the inputs, else their common folder.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import os
@@ -157,24 +158,36 @@ def _input_files(bag: Path) -> Iterable[InputFile]:
 
 
 def config_hash(config_file: Path | None, include: Sequence[str] = (), exclude: Sequence[str] = (),
-                fleet: Mapping[str, Any] | None = None) -> str:
-    """The conversion's settings: the config file's bytes (none: the defaults), the topic filters and, for a fleet,
-    how its robots are named (as the command line or the file gives it)."""
+                fleet: Mapping[str, Any] | None = None, options: Mapping[str, Any] | None = None) -> str:
+    """The conversion's settings: the config file's bytes (none: the defaults), the topic filters, for a fleet how
+    its robots are named (as the command line or the file gives it), and the command line's conversion options
+    (`--video`, `--depth-compression`, `--rectify`). Settings left unset leave the hash of runs before them."""
     text = config_file.read_bytes().hex() if config_file is not None else None
-    fleet_settings = {"fleet": dict(fleet)} if fleet else {}  # without: the hash of a run before fleets
-    settings = json.dumps({"config": text, "include": list(include), "exclude": list(exclude), **fleet_settings},
-                          sort_keys=True)  # fmt: skip
+    extra = {"fleet": dict(fleet)} if fleet else {}
+    extra |= {"options": dict(options)} if options else {}
+    settings = json.dumps({"config": text, "include": list(include), "exclude": list(exclude), **extra}, sort_keys=True)
     return hashlib.sha256(settings.encode()).hexdigest()[:16]
 
 
+@functools.cache
+def bridge_revision() -> str:
+    """The bridge's version and a digest of its source: a bridge changed under the same version number (installed
+    from git, edited in place) converts again rather than calling outputs of its predecessor up to date."""
+    package = Path(__file__).resolve().parents[1]
+    digest = hashlib.sha256()
+    for path in sorted(p for p in package.rglob("*") if p.suffix in (".py", ".msg") and "__pycache__" not in p.parts):
+        digest.update(path.relative_to(package).as_posix().encode() + b"\0" + path.read_bytes())
+    return f"{__version__}+{digest.hexdigest()[:12]}"
+
+
 def stamp(job: BagJob, settings: str) -> dict:
-    """What the output of `job` depends on: the bag's files (sizes, times), the settings, the bridge's version."""
+    """What the output of `job` depends on: the bag's files (sizes, times), the settings, the bridge's revision."""
     return {
         "bag": job.name,
         "recording_id": job.recording_id,
         "inputs": [[f.name, f.size, f.mtime_ns] for f in job.files],
         "config_hash": settings,
-        "bridge_version": __version__,
+        "bridge_version": bridge_revision(),
     }
 
 

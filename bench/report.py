@@ -81,7 +81,9 @@ With `--docs` it writes this file and `docs/benchmarks.png` (the plot needs matp
   the rclpy camera of the tests (`test/ros2_camera.py`: 1280x720 rgb8, 640x480 16UC1 and two CameraInfo
   at 30 Hz, reliable, over Fast DDS on loopback) into the ROS 2 node (Fast DDS, socket receive buffer
   32 MiB as the README advises, capped by `net.core.rmem_max`) and into `live` (Cyclone DDS with the
-  bridge's own settings). Latency runs from the DDS source timestamp to logging.
+  bridge's own settings). The camera streams 2 s after it sees its subscribers: Fast DDS's writer can see
+  Cyclone's reader before that reader has matched it, and frames sent in between are lost to discovery
+  (with 0.5 s, the first 17 of 300 into `live`, none later). Latency runs from the DDS source timestamp to logging.
 - **Video** (`bench/video_bench.py`, where PyAV is installed: `pip install -e '.[video]'`): .rrd sizes of the
   RGB-D bench bag and the demo with colour as H.264 and depth raw, PNG or RVL, against raw and JPEG pass-through;
   PSNR of the H.264 read back; encoder frames/s per codec and preset. `python -m bench.video_bench --docs`

@@ -88,6 +88,9 @@ def main() -> int:
     parser.add_argument("--expect", action="append", default=[], metavar="TOPIC", help="wait for a subscriber of TOPIC")
     parser.add_argument("--wait", type=float, default=30.0, help="at most this long for the subscribers")
     parser.add_argument("--linger", type=float, default=0.5, help="stay this long after the last frame")
+    parser.add_argument("--settle", type=float, default=0.5,
+                        help="once every --expect topic has a subscriber, wait this long for the subscribers' side of the "
+                             "match before the first frame")  # fmt: skip
     ours, ros_args = _split_ros_args(sys.argv)
     args = parser.parse_args(ours[1:])
 
@@ -116,7 +119,7 @@ def main() -> int:
             print(f"no subscriber for {missing}", file=sys.stderr)
             return 1
         time.sleep(0.05)
-    time.sleep(0.5)  # the subscribers' side of the match completes too
+    time.sleep(args.settle)  # the subscribers' side of the match completes too
 
     jpegs = [path.read_bytes() for path in args.jpeg]
     stamps = []

@@ -70,6 +70,8 @@ def _replay_bag(bag: Bag, bridge: Bridge, options: ReplayOptions) -> None:
     if (start_ns is not None and start_ns > bag.end_ns) or (end_ns is not None and end_ns <= bag.start_ns):
         log.warning("%s: nothing between --start and --end: the bag is %.1f s long", bag.path, (bag.end_ns - bag.start_ns) / 1e9)
         return
+    if start_ns is not None:
+        _static_tf_before(bag, bridge, routes, start_ns)
     nbytes = 0
     began = time.monotonic()
     with _progress_bar(total, bag.path.name) if show else contextlib.nullcontext() as progress:
@@ -82,6 +84,19 @@ def _replay_bag(bag: Bag, bridge: Bridge, options: ReplayOptions) -> None:
                 progress.update()
                 if count % 64 == 0:
                     progress.set_postfix_str(f"{nbytes / 1e6 / max(time.monotonic() - began, 1e-9):.0f} MB/s", refresh=False)
+
+
+def _static_tf_before(bag: Bag, bridge: Bridge, routes: dict, start_ns: int) -> None:
+    """/tf_static is latched: transforms published before `--start` still hold after it, and without them the
+    cameras' optical frames hang from nothing in 3D (as a late subscriber to /tf_static receives them too)."""
+    static = {topic for topic, route in routes.items() if route.static_tf}
+    if not static:
+        return
+    try:
+        for message in bag.messages(static, None, start_ns):
+            bridge.handle_cdr(routes[message.topic], message.raw, bag.deserialize, message.log_time_ns)
+    except BagError:
+        pass  # the same damage ends the replay itself, which reports it
 
 
 @contextlib.contextmanager

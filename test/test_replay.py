@@ -278,6 +278,19 @@ def test_start_and_end_are_seconds_from_the_bag_start(tmp_path):
     assert sorted(by_time(table, "/cam/color:Image:buffer", "ros2_timestamp")) == [stamp(i) for i in (3, 4, 5, 6)]
 
 
+def test_static_transforms_from_before_start_still_hold(tmp_path, capsys):
+    """/tf_static is latched: a replay from --start keeps the transforms published before it (a late subscriber
+    gets them too), and nothing else from before it."""
+    static = [("/tf_static", tf_msg([tf], stamp(0)), stamp(0) + i) for i, tf in enumerate(STATIC_TFS)]
+    later = [("/tf_static", tf_msg([("base_link", "late_frame", (0, 0, 1), (0, 0, 0, 1))], stamp(8)), stamp(8))]
+    bag = write_bag_as(tmp_path / "bag", static + colour_at_10_hz(10) + later)
+    assert replay(bag, "-o", tmp_path / "out.rrd", "--start", "0.25", "--end", "0.65") == 0
+    table = read_recording(tmp_path / "out.rrd")
+    assert sorted(by_time(table, "/cam/color:Image:buffer", "ros2_timestamp")) == [stamp(i) for i in (3, 4, 5, 6)]
+    assert f"/tf_static: {len(STATIC_TFS)} received, {len(STATIC_TFS)} logged" in capsys.readouterr().err  # not late_frame
+    assert next(iter(by_time(table, "/tf_static:Transform3D:child_frame").values())) == [STATIC_TFS[-1][1]]
+
+
 # -- the config --------------------------------------------------------------------------------------
 
 

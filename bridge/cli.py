@@ -464,6 +464,9 @@ class _Session:
         if _interrupt_pending:  # not left half open (a .NAME.partial behind): closed as an interrupted run
             self.__exit__(KeyboardInterrupt, None, None)
             raise KeyboardInterrupt
+        if self.verbosity >= 0:
+            for where in self.bridge.recording.served:
+                print(f"serving: {where}", file=sys.stderr)
         return self
 
     def __exit__(self, kind: type | None, error: BaseException | None, traceback: object) -> bool:

@@ -19,7 +19,9 @@ def test_serve_keeps_serving_until_ctrl_c_and_the_file_is_complete(tmp_path):
     rrd, grpc_port, web_port = tmp_path / "out.rrd", free_port(), free_port()
     serve = ("--serve", "--grpc-port", grpc_port, "--web-port", web_port, "--bind", "127.0.0.1")
     with running_bridge("replay", bag, "-o", rrd, *serve) as process:
-        read_until(process, "still serving")
+        started = read_until(process, "still serving")
+        assert f"serving: web viewer at http://127.0.0.1:{web_port}/?url=rerun+http://127.0.0.1:{grpc_port}/proxy" in started
+        assert f"serving: gRPC at rerun+http://127.0.0.1:{grpc_port}/proxy" in started
         with urllib.request.urlopen(f"http://127.0.0.1:{web_port}/", timeout=10) as page:
             assert page.status == 200  # the web viewer
         assert listening(grpc_port)  # the gRPC server viewers connect to

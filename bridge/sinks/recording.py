@@ -140,8 +140,12 @@ class Recording:
         if self.primary is None and not self.viewers:
             raise SinkError("nowhere to send the recording: give an output file, a viewer to spawn or connect to, or --serve")
         self.web_viewer: subprocess.Popen | None = None
+        self.served: list[str] = []  # where viewers can connect, for the user: "gRPC at ...", "web viewer at ..."
         if sinks.serve is not None:
             self.web_viewer = _serve_web_viewer(sinks.serve)
+            self.served.append(f"gRPC at {_grpc_url(sinks.serve)} (bound to {sinks.serve.bind})")
+            if self.web_viewer is not None:
+                self.served.append(f"web viewer at {_web_viewer_url(sinks.serve)}")
 
     def log(self, entity_path: str, *archetypes: Any, times: Times | None) -> None:
         """Log one row at `times` (timeline -> ns), or as static data when `times` is None."""
@@ -278,10 +282,18 @@ def _end_with_parent() -> None:
         ctypes.CDLL(None).prctl(1, signal.SIGTERM)
 
 
+def _grpc_url(serve: ServeConfig) -> str:
+    return f"rerun+http://127.0.0.1:{serve.grpc_port}/proxy"
+
+
+def _web_viewer_url(serve: ServeConfig) -> str:
+    return f"http://{serve.bind}:{serve.web_port}/?url={_grpc_url(serve)}"
+
+
 def _serve_web_viewer(serve: ServeConfig) -> subprocess.Popen | None:
     """Rerun's web viewer, pointed at the gRPC server, on the same address: the `rerun` CLI can bind it
     (rerun-sdk's `serve_web_viewer` always listens on every interface)."""
-    grpc_url = f"rerun+http://127.0.0.1:{serve.grpc_port}/proxy"
+    grpc_url = _grpc_url(serve)
     log.info("serving gRPC at %s on %s", grpc_url, serve.bind)
     if serve.web_port is None:
         return None
@@ -296,7 +308,7 @@ def _serve_web_viewer(serve: ServeConfig) -> subprocess.Popen | None:
         _, stderr = process.communicate(timeout=WEB_VIEWER_START_S)
     except subprocess.TimeoutExpired:  # still serving: it started
         process.stderr.close()
-        log.info("web viewer at http://%s:%d/?url=%s", serve.bind, serve.web_port, grpc_url)
+        log.info("web viewer at %s", _web_viewer_url(serve))
         return process
     log.warning("cannot serve the web viewer on %s:%d (gRPC viewers can still connect): %s",
                 serve.bind, serve.web_port, stderr.decode(errors="replace").strip().splitlines()[-1:])  # fmt: skip

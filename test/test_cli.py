@@ -369,7 +369,7 @@ def test_a_full_disk_is_an_error_naming_the_file(early, tmp_path):
     (result,) = early.results("test_a_full_disk_is_an_error_naming_the_file")
     out = early.tmp / "full" / "out.rrd"
     assert result.returncode == 1, result.stderr
-    assert f"ERROR: {out}: the file stopped taking data" in result.stderr
+    assert f"ERROR: {out}: the file stopped taking data (no space left on the disk of {out.parent}" in result.stderr
     assert "wrote" not in result.stderr
 
 
@@ -383,7 +383,7 @@ def test_a_full_disk_while_paced_and_dev_full(tmp_path, bag):
             run("replay", bag, "-o", "/dev/full"),
         )
     assert paced.returncode == 1, paced.stderr
-    assert f"{tmp_path / 'full' / 'out.rrd'}: the file stopped taking data" in paced.stderr
+    assert f"{tmp_path / 'full' / 'out.rrd'}: the file stopped taking data (no space left on the disk" in paced.stderr
     assert "wrote" not in paced.stderr
     assert dev_full.returncode != 0
     assert re.search(r"^ERROR: .*/dev/full.*No space left on device", dev_full.stderr, re.MULTILINE), dev_full.stderr
@@ -435,6 +435,7 @@ def test_connect_takes_host_port_and_a_port_and_the_file_gets_everything(early):
         assert result.returncode == 0, result.stderr
         assert f"wrote {rrd}" in result.stderr
         assert frames_in(rrd) == [frame(i).tobytes() for i in range(2)]
+        assert re.search(r"WARNING: viewer rerun\+http://127\.0\.0\.1:\d+/proxy: nothing listens there now", result.stderr)
 
 
 # -- 8. --start, --end, --rate -------------------------------------------------------------------------------

@@ -17,10 +17,13 @@ import functools
 import logging
 import os
 import queue
+import shutil
 import signal
+import socket
 import subprocess
 import sys
 import threading
+import urllib.parse
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -46,6 +49,7 @@ VIEWER_CLOSE_TIMEOUT_S = 5.0  # for a viewer, which may be gone
 # rows (CameraInfo at 30 Hz) a chunk every few rows. Written to a file alone, rows wait up to 2 s (or 2 MiB) to
 # share one: the RGB-D bench bag with --video h264 1.8% smaller, its CameraInfo in 11 chunks instead of 65.
 FILE_FLUSH_TICK_S = 2.0
+DISK_FULL_BYTES = 16 << 20  # free space under which a file that stopped taking data is put down to a full disk
 FILE_BATCHER = rr.ChunkBatcherConfig(flush_tick=FILE_FLUSH_TICK_S)
 
 Times = Mapping[str, int]  # timeline -> timestamp in ns; None for static data
@@ -174,8 +178,17 @@ class Recording:
             try:
                 self.primary.flush(timeout_sec=timeout_s)
             except RuntimeError as err:  # a full disk: rerun-sdk's file writer stops, and says so here
-                self.failure = str(err)
-                log.error("the recording's file or server stopped taking data: %s", err)
+                self.failure = self._why_stopped(err)
+                log.error("the recording's file or server stopped taking data: %s", self.failure)
+
+    def _why_stopped(self, err: RuntimeError) -> str:
+        """rerun-sdk says only that its flush timed out; a full disk is the usual reason, and can be seen."""
+        if self.output is not None:
+            folder = self.output.writing.parent
+            with contextlib.suppress(OSError):
+                if shutil.disk_usage(folder).free < DISK_FULL_BYTES:
+                    return f"no space left on the disk of {folder} ({err})"
+        return str(err)
 
     def drain(self) -> None:
         """Bound what the file and server have yet to take, without waiting for them to run dry.
@@ -230,6 +243,9 @@ class Recording:
         self._add_viewer(stream, f"rerun+http://127.0.0.1:{VIEWER_PORT}/proxy")
 
     def _connect_viewer(self, config: RecordingConfig, url: str) -> None:
+        if not _listening(url):
+            log.warning("viewer %s: nothing listens there now; its rows wait for a viewer that starts there, and are "
+                        "dropped when none has by the end", url)  # fmt: skip
         self._add_viewer(self._stream(config), url)
 
     def _add_viewer(self, stream: rr.RecordingStream, url: str) -> None:
@@ -237,6 +253,16 @@ class Recording:
         viewer = _ViewerFeed(url, stream)
         viewer.start()
         self.viewers.append(viewer)
+
+
+def _listening(url: str) -> bool:
+    """Whether something accepts connections at a viewer URL's host and port (Rerun's gRPC default port: 9876)."""
+    parts = urllib.parse.urlsplit(url.replace("rerun+", "", 1))
+    try:
+        with socket.create_connection((parts.hostname or "127.0.0.1", parts.port or 9876), timeout=1.0):
+            return True
+    except OSError:
+        return False
 
 
 def _abandon(stream: rr.RecordingStream) -> None:

@@ -127,8 +127,7 @@ def _parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(required=True, metavar="COMMAND")
 
     def command(name: str, help: str) -> argparse.ArgumentParser:
-        return commands.add_parser(name, help=help, description=help, parents=[verbosity],
-                                   formatter_class=argparse.ArgumentDefaultsHelpFormatter)  # fmt: skip
+        return commands.add_parser(name, help=help, description=help, parents=[verbosity], formatter_class=_HelpFormatter)
 
     replay_cmd = command("replay", "convert rosbag2 recordings (folders, .db3, .mcap) into a recording")
     replay_cmd.add_argument("bags", nargs="+", type=Path, metavar="BAG", help="bag folders or .mcap/.db3 files")
@@ -211,6 +210,15 @@ def _ipv4(text: str) -> str:
         return str(ipaddress.IPv4Address(text))
     except ValueError:
         raise argparse.ArgumentTypeError(f"{text!r} is not an IPv4 address, such as 0.0.0.0 or 127.0.0.1") from None
+
+
+class _HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
+    """Gives an option's default where there is one (not None, [] or False) and its help does not say it already."""
+
+    def _get_help_string(self, action: argparse.Action) -> str | None:
+        if action.default in (None, [], False) or "default" in (action.help or ""):
+            return action.help
+        return super()._get_help_string(action)
 
 
 def _add_compression(command: argparse.ArgumentParser) -> None:

@@ -110,6 +110,7 @@ COLORMAPS = ("grayscale", "inferno", "magma", "plasma", "turbo", "viridis", "cya
 # The schemes of Rerun's gRPC URLs (`rerun://` is `rerun+https://`); rerun-sdk refuses any other.
 VIEWER_SCHEMES = ("rerun+http", "rerun+https", "rerun")
 VIEWER_FORMS = "rerun+http(s)://HOST:PORT/proxy, rerun://HOST:PORT/proxy, HOST:PORT or a PORT on 127.0.0.1"
+CATALOG_FORMS = "rerun+http(s)://HOST:PORT, rerun://HOST:PORT, HOST:PORT or a PORT on 127.0.0.1"
 
 # Bounds on what a file may make the loader do. A config is a few kB and 5 levels deep; PyYAML parses
 # about 40 kB of tokens a second, recurses once per level, and copies the keys of every `<<` merge.
@@ -248,27 +249,41 @@ def viewer_url(text: str) -> str:
     now, rather than an exception from rerun-sdk when the sink starts (it refuses `http://` and HOST:PORT).
     """
     try:
-        return _viewer_url(text)
+        return _grpc_url(text, "/proxy")
     except ValueError as err:
         raise ConfigError(f"{_shown(text)} is not a viewer address ({err}): expected {VIEWER_FORMS}") from None
 
 
-def _viewer_url(text: str) -> str:
+def catalog_url(text: str) -> str:
+    """The URL of a Rerun catalog, given as a viewer's is (`--connect`): a URL, HOST:PORT, or a PORT on 127.0.0.1.
+
+    A catalog's URL has no `/proxy`: `HOST:PORT` becomes `rerun+http://HOST:PORT`. A URL's path is left to
+    Rerun's catalog client (a hosted catalog's is its own); a bare port, which that client calls an invalid
+    URI, and other schemes are a ConfigError naming the forms it takes.
+    """
+    try:
+        return _grpc_url(text, "")
+    except ValueError as err:
+        raise ConfigError(f"{_shown(text)} is not a catalog address ({err}): expected {CATALOG_FORMS}") from None
+
+
+def _grpc_url(text: str, path: str) -> str:
+    """`text` as a Rerun gRPC URL ending in `path` (a viewer's `/proxy`; a catalog's "": any, not checked)."""
     if not text:
         raise ValueError("empty")
     if any(c.isspace() for c in text):
         raise ValueError("whitespace in it")
     if re.fullmatch(r"[0-9]+", text):
-        return f"rerun+http://127.0.0.1:{_port_number(text)}/proxy"
+        return f"rerun+http://127.0.0.1:{_port_number(text)}{path}"
     scheme, has_scheme, rest = text.partition("://")
     if not has_scheme:
         _check_host_port(text, port_required=True)
-        return f"rerun+http://{text}/proxy"
+        return f"rerun+http://{text}{path}"
     if scheme not in VIEWER_SCHEMES:
         raise ValueError(f"Rerun takes no {scheme}:// URLs")
-    authority, _, path = rest.partition("/")
-    if path != "proxy":
-        raise ValueError("the path must be /proxy")
+    authority, _, given = rest.partition("/")
+    if path and "/" + given != path:
+        raise ValueError(f"the path must be {path}")
     _check_host_port(authority, port_required=False)
     return text
 

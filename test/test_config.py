@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from bridge.cli import main
-from bridge.config import VIEWER_FORMS, BridgeConfig, ConfigError, ServeConfig, load_config, viewer_url
+from bridge.config import VIEWER_FORMS, BridgeConfig, ConfigError, ServeConfig, catalog_url, load_config, viewer_url
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -274,6 +274,15 @@ def test_viewer_url_refuses_anything_else_saying_what_is_allowed(text, problem):
         viewer_url(text)
     assert str(raised.value) == f"{text!r} is not a viewer address ({problem}): expected {VIEWER_FORMS}"
 
+
+@pytest.mark.parametrize(("text", "url"), [
+    ("51234", "rerun+http://127.0.0.1:51234"),
+    ("robot.local:51234", "rerun+http://robot.local:51234"),
+    ("rerun+http://[::1]:51234", "rerun+http://[::1]:51234"),
+    ("rerun+https://catalog.example.com", "rerun+https://catalog.example.com"),
+])  # fmt: skip
+def test_catalog_url_takes_the_forms_a_viewers_does_without_proxy(text, url):
+    assert catalog_url(text) == url
 
 @pytest.mark.parametrize(("given", "url"), [
     ("127.0.0.1:9876", "rerun+http://127.0.0.1:9876/proxy"),  # passed check-config, then crashed replay

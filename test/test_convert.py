@@ -293,6 +293,36 @@ def test_registered_into_a_catalog_and_queried_across_segments(archive, first_ru
     assert {row["property:ros2_bag:name"][0] for row in hits} == expected
 
 
+def test_files_that_are_not_recordings_are_named_and_the_others_registered(archive, first_run, catalog_server, tmp_path, caplog):
+    """The server refuses a whole batch for one file that is not a recording (and leaves the dataset it created
+    empty): each such file is named, the recordings go in, the status says that some did not."""
+    good = archive / "out" / "site_a" / "loose_3.mcap.rrd"
+    junk = tmp_path / "junk.rrd"
+    junk.write_text("not a recording\n")
+    cut = tmp_path / "cut.rrd"  # a copy cut short: its start is a recording's
+    cut.write_bytes(good.read_bytes()[: good.stat().st_size // 2])
+    port = catalog_server.rsplit(":", 1)[1]  # a bare port, as --connect takes one
+    assert main(["register", port, str(good), str(junk), str(cut), "--dataset", "mixed"]) == 1
+    problems = {r.getMessage().split(": ", 1)[0]: r.getMessage() for r in caplog.records if r.levelname == "ERROR"}
+    assert set(problems) == {str(junk), str(cut)}, problems
+    assert all(": not registered: not a Rerun recording (" in message for message in problems.values()), problems
+    client = rr.catalog.CatalogClient(catalog_server)
+    assert client.get_dataset("mixed").segment_table().to_arrow_table().num_rows == 1
+
+    # Nothing left to register: no dataset created.
+    assert main(["register", catalog_server, str(junk), str(cut), "--dataset", "nothing_valid"]) == 1
+    assert "nothing_valid" not in {dataset.name for dataset in client.datasets()}
+
+
+@pytest.mark.parametrize(("url", "problem"), [("http://127.0.0.1:51234", "Rerun takes no http:// URLs"),
+                                              ("70000", "port '70000' is not from 1 to 65535")])  # fmt: skip
+def test_a_catalog_address_is_checked_before_any_bag(archive, tmp_path, caplog, url, problem):
+    out = tmp_path / "out"
+    assert main(["convert", "--no-progress", str(archive / "bags"), "-o", str(out), "--register", url]) == 2
+    assert f"{url!r} is not a catalog address ({problem}): expected rerun+http(s)://HOST:PORT" in caplog.text
+    assert not out.exists()
+
+
 @pytest.fixture
 def ray_head():
     """A Ray cluster of its own (`ray start --head`, as users start one) with token authentication, Ray's default

@@ -39,13 +39,13 @@ def add_convert_arguments(command: argparse.ArgumentParser) -> None:
                          help="with --ray: the memory each task declares")  # fmt: skip
     command.add_argument("--register", metavar="URL",
                          help="then register the recordings into a dataset of the Rerun catalog at URL "
-                              "(e.g. rerun+http://127.0.0.1:51234)")  # fmt: skip
+                              "(rerun+http://HOST:PORT, HOST:PORT or a PORT on 127.0.0.1)")  # fmt: skip
     command.add_argument("--dataset", default=DEFAULT_DATASET, help="with --register: the dataset (created when missing)")
     command.add_argument("--no-progress", action="store_true", help="no progress bar (it shows on a terminal)")
 
 
 def add_register_arguments(command: argparse.ArgumentParser) -> None:
-    command.add_argument("url", metavar="URL", help="the Rerun catalog, e.g. rerun+http://127.0.0.1:51234")
+    command.add_argument("url", metavar="URL", help="the Rerun catalog: rerun+http://HOST:PORT, HOST:PORT or a PORT on 127.0.0.1")
     command.add_argument("recordings", nargs="+", metavar="RECORDING",
                          help=".rrd files, folders of them (searched), or URIs the server can read (s3://...)")  # fmt: skip
     command.add_argument("--dataset", default=DEFAULT_DATASET, help="the dataset (created when missing)")
@@ -65,6 +65,7 @@ def run_convert(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
     from ..cli import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_USAGE, _config
+    from ..config import catalog_url
     from .discover import DiscoveryError, config_hash, find_bags, namespace_from_path, read_stamp
     from .run import RayMissing, RayUnavailable, run_local, run_ray
     from .worker import CONVERTED, UP_TO_DATE, BagResult, bag_config
@@ -82,6 +83,7 @@ def run_convert(args: argparse.Namespace) -> int:
         log.error("%s: not a folder (-o names the folder the recordings go to)", args.out_dir)
         return EXIT_USAGE
     config = _config(args)  # the config file (or the defaults) with --include/--exclude, checked as for replay
+    register_url = catalog_url(args.register) if args.register else None  # likewise: before any bag
     by_path = args.namespace_from_path
     if by_path is not None and config.namespaces:
         log.error("--namespace-from-path: each bag is one robot's, whose topics carry no namespace; not with namespaces "
@@ -165,9 +167,9 @@ def run_convert(args: argparse.Namespace) -> int:
     if interrupted:
         log.warning("interrupted: %d bags not converted (run again to go on)", len(jobs) - len(results))
         return EXIT_INTERRUPTED
-    if args.register:
+    if register_url:
         outputs = [r.output for job in jobs if (r := results[job.name]).status in (CONVERTED, UP_TO_DATE)]
-        status = max(status, _register(args.register, args.dataset, outputs, args.verbosity))
+        status = max(status, _register(register_url, args.dataset, outputs, args.verbosity))
     return status
 
 
@@ -209,7 +211,9 @@ def _size(n: int) -> str:
 
 def run_register(args: argparse.Namespace) -> int:
     from ..cli import EXIT_USAGE
+    from ..config import catalog_url
 
+    url = catalog_url(args.url)  # a ConfigError (exit 2) for what is not a catalog's address
     recordings: list = []
     for item in args.recordings:
         path = Path(item)
@@ -225,15 +229,19 @@ def run_register(args: argparse.Namespace) -> int:
     if not recordings:
         log.error("no .rrd recording in %s", " ".join(args.recordings))
         return EXIT_USAGE
-    return _register(args.url, args.dataset, recordings, args.verbosity)
+    return _register(url, args.dataset, recordings, args.verbosity)
 
 
 def _register(url: str, dataset: str, recordings: list, verbosity: int) -> int:
+    """Register the recordings that are ones in one batched call, after naming each that is not."""
     from ..cli import EXIT_FAILED
-    from .catalog import CatalogError, register
+    from .catalog import CatalogError, recording_problem, register
 
+    refused = {recording: problem for recording in recordings if (problem := recording_problem(recording))}
+    for recording, problem in refused.items():
+        log.error("%s: not registered: %s", recording, problem)
     try:
-        outcome = register(url, dataset, recordings)
+        outcome = register(url, dataset, [recording for recording in recordings if recording not in refused])
     except CatalogError as err:
         log.error("%s", err)
         return EXIT_FAILED
@@ -243,4 +251,4 @@ def _register(url: str, dataset: str, recordings: list, verbosity: int) -> int:
     if verbosity >= 0:
         print(f"registered {len(outcome) - len(failed)} of {len(recordings)} recordings into dataset {dataset!r} at {url}",
               file=sys.stderr)  # fmt: skip
-    return EXIT_FAILED if failed else 0
+    return EXIT_FAILED if failed or refused else 0

@@ -9,12 +9,14 @@ import datetime
 import importlib.util
 import json
 import os
+import pty
 import re
 import shutil
 import signal
 import subprocess
 import sys
 import tempfile
+import time
 import uuid
 from pathlib import Path
 
@@ -152,7 +154,8 @@ def test_every_good_bag_converted_the_corrupt_one_reported(archive, first_run):
         assert table[name][4] == "converted", stdout
         assert int(table[name][0]) == colour + depth, (name, stdout)
     assert table[CORRUPT][4] == "FAILED"
-    assert f"{CORRUPT}: " in stderr and "1 of 11 bags failed" in stderr, stderr
+    # Without a progress bar (a log) each failure is said once, in the list at the end.
+    assert stderr.count(f"{CORRUPT}: ") == 1 and "1 of 11 bags failed" in stderr, stderr
     assert set(outputs(archive / "out")) == {f"{name}.rrd" for name in ARCHIVE}
     assert not list((archive / "out").rglob("*.partial"))
 
@@ -212,6 +215,52 @@ def test_a_missing_video_encoder_is_a_usage_error_before_any_bag(archive, tmp_pa
     assert main(["convert", "--no-progress", "--video", "h264", str(archive / "bags"), "-o", str(tmp_path / "out")]) == 2
     assert "video encoding needs PyAV" in caplog.text
     assert not (tmp_path / "out").exists()
+
+
+def test_on_a_terminal_a_failure_shows_as_it_happens_and_in_the_list(archive, tmp_path):
+    """With the progress bar (stderr a terminal), the failure is also shown when its bag ends, in the same words."""
+    controller, terminal = pty.openpty()
+    with subprocess.Popen([sys.executable, "-m", "bridge", "convert", archive / "bags" / CORRUPT, "-o", tmp_path],
+                          stdout=subprocess.PIPE, stderr=terminal) as process:  # fmt: skip
+        os.close(terminal)
+        shown = b""
+        while True:
+            try:
+                data = os.read(controller, 65536)
+            except OSError:  # EIO: every process has closed the terminal
+                break
+            if not data:
+                break
+            shown += data
+        os.close(controller)
+        process.stdout.read()
+    assert process.wait(TIMEOUT) == 1
+    lines = [line.strip() for line in shown.decode().replace("\r", "\n").splitlines() if line.strip()]
+    (failure,) = [line for line in lines if line.startswith("ERROR: corrupt: ")]
+    assert lines[lines.index("ERROR: 1 of 1 bags failed:") + 1] == failure.removeprefix("ERROR: "), lines
+
+
+def test_interrupted_before_any_bag_was_converted(tmp_path):
+    """No table of no bags: the run says that it was interrupted before any, and leaves no recording."""
+    bag = write_bag(tmp_path / "bags" / "stuck", messages(1, 1))
+    storage = storage_file(bag)
+    storage.unlink()
+    os.mkfifo(storage)  # its worker blocks opening it: this bag never ends by itself
+    out = tmp_path / "out"
+    with subprocess.Popen([sys.executable, "-m", "bridge", "convert", "--no-progress", tmp_path / "bags", "-o", out],
+                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) as process:  # fmt: skip
+        deadline = time.monotonic() + TIMEOUT
+        while not (out / ".stuck.rrd.partial").exists():  # its worker has begun
+            assert process.poll() is None, process.communicate()
+            if time.monotonic() > deadline:
+                process.kill()
+                pytest.fail("its worker never began converting")
+            time.sleep(0.05)
+        process.send_signal(signal.SIGINT)
+        stdout, stderr = process.communicate(timeout=TIMEOUT)
+    assert process.returncode == 130, stderr
+    assert stdout == "" and stderr == "WARNING: interrupted before any bag was converted (run again to go on)\n"
+    assert not list(out.iterdir())
 
 
 def test_the_biggest_bags_are_handed_out_first(archive):

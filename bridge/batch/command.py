@@ -131,8 +131,8 @@ def run_convert(args: argparse.Namespace) -> int:
         results[job.name] = result
         bar.update(job.size)
         bar.set_description(f"{len(results) - (len(jobs) - len(todo))}/{len(todo)} bags", refresh=True)
-        if result.failed:
-            bar.write(f"error: {job.name}: {result.status}: " + "; ".join(result.errors), file=sys.stderr)
+        if result.failed and show:  # on a terminal, as it happens; the list at the end has it for a log
+            bar.write(f"ERROR: {_failure(result)}", file=sys.stderr)
 
     began = time.monotonic()
     config_name = str(args.config) if args.config else None
@@ -153,7 +153,7 @@ def run_convert(args: argparse.Namespace) -> int:
     elapsed = time.monotonic() - began
 
     status = 0
-    if args.verbosity >= 0:
+    if results and args.verbosity >= 0:  # none: interrupted before any bag was converted
         print(summary_table([results[job.name] for job in jobs if job.name in results], elapsed))
     if args.verbosity >= 1:
         for job in jobs:
@@ -162,15 +162,23 @@ def run_convert(args: argparse.Namespace) -> int:
     failures = [r for r in results.values() if r.failed]
     if failures:
         log.error("%d of %d bags failed:\n%s", len(failures), len(jobs),
-                  "\n".join(f"  {r.name}: {'; '.join(r.errors) or r.status}" for r in failures))  # fmt: skip
+                  "\n".join(f"  {_failure(r)}" for r in failures))  # fmt: skip
         status = EXIT_FAILED
     if interrupted:
-        log.warning("interrupted: %d bags not converted (run again to go on)", len(jobs) - len(results))
+        if results:
+            log.warning("interrupted: %d bags not converted (run again to go on)", len(jobs) - len(results))
+        else:
+            log.warning("interrupted before any bag was converted (run again to go on)")
         return EXIT_INTERRUPTED
     if register_url:
         outputs = [r.output for job in jobs if (r := results[job.name]).status in (CONVERTED, UP_TO_DATE)]
         status = max(status, _register(register_url, args.dataset, outputs, args.verbosity))
     return status
+
+
+def _failure(result) -> str:
+    """A failed bag and why, as the run shows it live and lists it at the end."""
+    return f"{result.name}: {'; '.join(result.errors) or result.status}"
 
 
 def _fleet(config, by_path: int | None) -> dict | None:

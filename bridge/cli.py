@@ -78,7 +78,8 @@ def _run(args: argparse.Namespace) -> int:
     try:
         return args.run(args)
     except (ConfigError, SinkError, OutputError) as err:
-        log.error("%s", err)
+        for problem in str(err).splitlines():  # a config's problems: a line each
+            log.error("%s", problem)
         return EXIT_USAGE
 
 

@@ -1,8 +1,9 @@
 """The YAML configuration: one file for replay, live DDS and the ROS 2 node.
 
-Validated completely before anything runs. Every problem is a `ConfigError` naming the file, the key
-path (`topics./camera/depth.meter`) or line, and what is allowed, whatever the file holds (binary
-junk, huge numbers, deep nesting, alias bombs): never another exception, in bounded time and memory.
+Validated completely before anything runs. The problems found are one `ConfigError`, each a line naming
+the file, the key path (`topics./camera/depth.meter`) or line, and what is allowed, whatever the file
+holds (binary junk, huge numbers, deep nesting, alias bombs): never another exception, in bounded time
+and memory.
 
     recording:
       application_id: my_robot
@@ -48,7 +49,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from enum import Enum
 from pathlib import Path
-from typing import Any, Callable, NoReturn
+from typing import Any, NoReturn
 
 import yaml
 
@@ -59,7 +60,10 @@ from .conversion.options import (
 
 
 class ConfigError(ValueError):
-    """An invalid configuration; the text names the file and key path."""
+    """An invalid configuration: each argument one problem, naming the file and key path; the text a line each."""
+
+    def __str__(self) -> str:
+        return "\n".join(map(str, self.args))
 
 
 class TopicKind(str, Enum):
@@ -238,7 +242,7 @@ def load_config(path: str | Path) -> BridgeConfig:
     try:
         return parse_config(document if document is not None else {}, base_dir=path.parent)
     except ConfigError as err:
-        raise ConfigError(f"{path}: {err}") from None
+        raise ConfigError(*(f"{path}: {problem}" for problem in err.args)) from None
 
 
 def viewer_url(text: str) -> str:
@@ -456,46 +460,61 @@ def _tag(tag: str) -> str:
 
 
 def parse_config(document: Any, base_dir: Path = Path(".")) -> BridgeConfig:
-    """Validate a config read from YAML or built in code; a relative `file` sink is taken from `base_dir`."""
+    """Validate a config read from YAML or built in code; a relative `file` sink is taken from `base_dir`.
+
+    The ConfigError holds every problem found. Keys are checked each by itself: one with a problem is taken as
+    its default, so that the keys after it are checked too. The checks across keys (a depth topic's colour
+    camera is a bridged Image topic) are made only on a config that has no other problem, so that a key taken
+    as its default does not bring a problem of its own.
+    """
+    if not isinstance(document, dict):
+        raise ConfigError(f"the document: expected a mapping, got {_describe(document)}")
+    problems: list[str] = []
     root = _Mapping(document, "", {"recording", "auto", "include", "exclude", "topics", "video", "depth_compression",
-                                   "namespaces", "prefix_frames", "shared_frames"})  # fmt: skip
-    topics = _Mapping(root.get("topics", {}), "topics", None)
+                                   "namespaces", "prefix_frames", "shared_frames"}, problems)  # fmt: skip
     config = BridgeConfig(
-        recording=_recording(root.get("recording", {}), base_dir),
-        topics={name: _topic(value, _join("topics", name)) for name, value in topics.items(_topic_name)},
+        recording=_recording(root, base_dir),
+        topics=_topics(root),
         auto=root.typed("auto", bool, True),
-        include=_patterns(root.get("include", []), "include"),
-        exclude=_patterns(root.get("exclude", []), "exclude"),
+        include=_patterns(root, "include"),
+        exclude=_patterns(root, "exclude"),
         video=_video(root),
         depth_compression=root.choice("depth_compression", DepthCompression, None),
-        namespaces=_namespaces(root.get("namespaces", []), "namespaces"),
+        namespaces=_namespaces(root),
         prefix_frames=root.typed("prefix_frames", bool, True),
-        shared_frames=_frame_names(root.get("shared_frames", []), "shared_frames"),
+        shared_frames=_frame_names(root),
     )
-    _check_colour_topics(config)
+    if not problems:
+        problems.extend(_colour_topic_problems(config))
+    if problems:
+        raise ConfigError(*problems)
     return config
 
 
 class _Mapping:
-    """A YAML mapping at a key path, rejecting keys outside `allowed`."""
+    """A YAML mapping at a key path, whose problems go to the document's list (keys outside `allowed` too); each
+    accessor records its key's problem and gives the key's default, so that checking goes on."""
 
-    def __init__(self, value: Any, path: str, allowed: set[str] | None):
-        if not isinstance(value, dict):
-            raise ConfigError(f"{path or 'the document'}: expected a mapping, got {_describe(value)}")
+    def __init__(self, value: dict, path: str, allowed: set[str] | None, problems: list[str]):
+        self.value, self.path, self.problems = value, path, problems
         if allowed is not None:
             for key in value:
                 if key not in allowed:
-                    raise ConfigError(f"{_join(path, key)}: unknown key (allowed: {', '.join(sorted(allowed))})")
-        self.value, self.path = value, path
+                    self.problem(key, f"unknown key (allowed: {', '.join(sorted(allowed))})")
+
+    def problem(self, key: Any, message: str, default: Any = None) -> Any:
+        """Record a problem at `key`; `default`, to go on with."""
+        self.problems.append(f"{_join(self.path, key)}: {message}")
+        return default
+
+    def child(self, key: Any, value: Any, allowed: set[str] | None) -> _Mapping | None:
+        """`value` (what `key` holds, or a shorthand of it spelt out) as a mapping; None, a problem, if it is not one."""
+        if not isinstance(value, dict):
+            return self.problem(key, f"expected a mapping, got {_describe(value)}")
+        return _Mapping(value, _join(self.path, key), allowed, self.problems)
 
     def get(self, key: str, default: Any = None) -> Any:
         return self.value.get(key, default)
-
-    def items(self, check_key: Callable[[Any, str], str]):
-        return ((check_key(k, self.path), v) for k, v in self.value.items())
-
-    def key(self, key: str) -> str:
-        return _join(self.path, key)
 
     def typed(self, key: str, kind: type | tuple[type, ...], default: Any) -> Any:
         value = self.value.get(key)
@@ -503,27 +522,26 @@ class _Mapping:
             return default
         kinds = kind if isinstance(kind, tuple) else (kind,)
         if not isinstance(value, kinds) or (isinstance(value, bool) and bool not in kinds):
-            raise ConfigError(f"{self.key(key)}: expected {_type_name(kinds)}, got {_describe(value)}")
+            return self.problem(key, f"expected {_type_name(kinds)}, got {_describe(value)}", default)
         return value
 
     def positive(self, key: str) -> float | None:
         value = self.typed(key, (int, float), None)
         if value is not None and not (math.isfinite(_as_float(value)) and value > 0):
-            raise ConfigError(f"{self.key(key)}: expected a positive finite number, got {_shown(value)}")
+            return self.problem(key, f"expected a positive finite number, got {_shown(value)}")
         return None if value is None else float(value)
 
     def integer(self, key: str, default: int | None, low: int, high: int, what: str = "") -> int | None:
         value = self.typed(key, int, default)
         if value is not None and not low <= value <= high:
-            what = what or f"an integer from {low} to {high}"
-            raise ConfigError(f"{self.key(key)}: expected {what}, got {_shown(value)}")
+            return self.problem(key, f"expected {what or f'an integer from {low} to {high}'}, got {_shown(value)}", default)
         return value
 
     def text(self, key: str, default: str | None) -> str | None:
         """A string that names something (an id): empty is a mistake, not a default."""
         value = self.typed(key, str, default)
         if value is not None and not value.strip():
-            raise ConfigError(f"{self.key(key)}: expected a non-empty string, got {_shown(value)}")
+            return self.problem(key, f"expected a non-empty string, got {_shown(value)}", default)
         return value
 
     def choice(self, key: str, enum: type[Enum], default: Any) -> Any:
@@ -534,23 +552,27 @@ class _Mapping:
             return enum(value)
         except ValueError:
             allowed = ", ".join(str(m.value) for m in enum)
-            raise ConfigError(f"{self.key(key)}: {_shown(value)} is not one of: {allowed}") from None
+            return self.problem(key, f"{_shown(value)} is not one of: {allowed}", default)
 
 
-def _recording(value: Any, base_dir: Path) -> RecordingConfig:
-    node = _Mapping(value, "recording", {"application_id", "recording_id", "sinks"})
+def _recording(root: _Mapping, base_dir: Path) -> RecordingConfig:
+    node = root.child("recording", root.get("recording", {}), {"application_id", "recording_id", "sinks"})
+    if node is None:
+        return RecordingConfig()
     return RecordingConfig(
         application_id=node.text("application_id", RecordingConfig.application_id),
         recording_id=node.text("recording_id", None),
-        sinks=_sinks(node.get("sinks", {}), base_dir),
+        sinks=_sinks(node, base_dir),
     )
 
 
-def _sinks(value: Any, base_dir: Path) -> SinksConfig:
-    node = _Mapping(value, "recording.sinks", {"file", "spawn", "connect", "serve"})
+def _sinks(recording: _Mapping, base_dir: Path) -> SinksConfig:
+    node = recording.child("sinks", recording.get("sinks", {}), {"file", "spawn", "connect", "serve"})
+    if node is None:
+        return SinksConfig()
     file = node.typed("file", str, None)
     if file and "\0" in file:
-        raise ConfigError(f"{node.key('file')}: a path cannot hold a NUL character")
+        file = node.problem("file", "a path cannot hold a NUL character")
     return SinksConfig(
         file=(base_dir / file) if file else None,
         spawn=node.typed("spawn", bool, False),
@@ -563,22 +585,23 @@ def _connect(node: _Mapping) -> str | None:
     """The viewer to stream to: a URL, HOST:PORT, or a bare port (which YAML reads as an integer)."""
     value = node.typed("connect", (str, int), None)
     if isinstance(value, int):
-        value = str(node.integer("connect", None, 1, 65535))
+        port = node.integer("connect", None, 1, 65535)
+        value = None if port is None else str(port)
     try:
         return None if value is None else viewer_url(value)
     except ConfigError as err:
-        raise ConfigError(f"{node.key('connect')}: {err}") from None
+        return node.problem("connect", str(err))
 
 
 def _switch(node: _Mapping, key: str, allowed: set[str]) -> _Mapping | None:
-    """A setting that is `true`, `false` or a mapping of `allowed` keys; None when it is off or absent, and
-    an empty mapping (every default) for `true`."""
+    """A setting that is `true`, `false` or a mapping of `allowed` keys; None when it is off or absent (or has a
+    problem), and an empty mapping (every default) for `true`."""
     value = node.get(key)
     if value is None or value is False:
         return None
     if value is not True and not isinstance(value, dict):
-        raise ConfigError(f"{node.key(key)}: expected true, false or a mapping, got {_describe(value)}")
-    return _Mapping({} if value is True else value, node.key(key), allowed)
+        return node.problem(key, f"expected true, false or a mapping, got {_describe(value)}")
+    return node.child(key, {} if value is True else value, allowed)
 
 
 def _serve(node: _Mapping) -> ServeConfig | None:
@@ -600,28 +623,38 @@ def _bind(node: _Mapping) -> str:
     try:
         ipaddress.IPv4Address(value)
     except ValueError:
-        raise ConfigError(
-            f"{node.key('bind')}: expected an IPv4 address, such as 0.0.0.0 (every interface) or 127.0.0.1 "
-            f"(this machine only), got {_shown(value)}"
-        ) from None
+        message = (f"expected an IPv4 address, such as 0.0.0.0 (every interface) or 127.0.0.1 (this machine only), "
+                   f"got {_shown(value)}")  # fmt: skip
+        return node.problem("bind", message, ServeConfig.bind)
     return value
 
 
-def _topic(value: Any, path: str) -> TopicConfig:
+def _topics(root: _Mapping) -> dict[str, TopicConfig]:
+    node = root.child("topics", root.get("topics", {}), None)
+    if node is None:
+        return {}
+    topics = {}
+    for name, value in node.value.items():
+        if _is_topic_name(name):
+            topics[name] = _topic(node, name, value)
+        else:
+            node.problem(name, "topic names are absolute, like /camera/color/image_raw")
+    return topics
+
+
+def _topic(topics: _Mapping, name: str, value: Any) -> TopicConfig:
     allowed = {"entity_path", "kind", "meter", "colormap", "depth_range", "point_fill_ratio", "intrinsics",
                "max_rate", "frame_id", "qos", "queue_size", "max_pixels", "video", "depth_compression", "rectify",
                "register", "point_cloud"}  # fmt: skip
-    node = _Mapping(value if value is not None else {}, path, allowed)
-    entity_path = _entity_path(node)
-    colormap = node.typed("colormap", str, None)
-    if colormap is not None and colormap.lower() not in COLORMAPS:
-        raise ConfigError(f"{node.key('colormap')}: {_shown(colormap)} is not one of: {', '.join(COLORMAPS)}")
+    node = topics.child(name, value if value is not None else {}, allowed)
+    if node is None:
+        return TopicConfig()
     return TopicConfig(
-        entity_path=entity_path,
+        entity_path=_entity_path(node),
         kind=node.choice("kind", TopicKind, None),
         depth=DepthOptions(
             meter=node.positive("meter"),
-            colormap=colormap.lower() if colormap else None,
+            colormap=_colormap(node),
             depth_range=_range(node, "depth_range"),
             point_fill_ratio=node.positive("point_fill_ratio"),
         ),
@@ -639,6 +672,13 @@ def _topic(value: Any, path: str) -> TopicConfig:
     )
 
 
+def _colormap(node: _Mapping) -> str | None:
+    colormap = node.typed("colormap", str, None)
+    if colormap is not None and colormap.lower() not in COLORMAPS:
+        return node.problem("colormap", f"{_shown(colormap)} is not one of: {', '.join(COLORMAPS)}")
+    return colormap.lower() if colormap else None
+
+
 def _rectify(node: _Mapping) -> RectifyOptions | None:
     """`rectify: true` or `rectify: {entity_path: /camera/image_rect, keep_raw: false}`."""
     rectify = _switch(node, "rectify", {"entity_path", "keep_raw"})
@@ -652,7 +692,9 @@ def _register(node: _Mapping) -> RegisterOptions | None:
     value = node.get("register")
     if value is None:
         return None
-    register = _Mapping({"to": value} if isinstance(value, str) else value, node.key("register"), {"to", "entity_path"})
+    register = node.child("register", {"to": value} if isinstance(value, str) else value, {"to", "entity_path"})
+    if register is None:
+        return None
     return RegisterOptions(to=_image_topic(register, "to"), entity_path=_entity_path(register))
 
 
@@ -662,12 +704,14 @@ def _point_cloud(node: _Mapping) -> PointCloudOptions | None:
     if value is None:
         return None
     keys = {"color_from", "max_points", "max_rate", "stamp_tolerance", "entity_path"}
-    cloud = _Mapping({"color_from": value} if isinstance(value, str) else value, node.key("point_cloud"), keys)
+    cloud = node.child("point_cloud", {"color_from": value} if isinstance(value, str) else value, keys)
+    if cloud is None:
+        return None
     defaults = PointCloudOptions("")
     max_rate = cloud.positive("max_rate") if "max_rate" in cloud.value else defaults.max_rate  # null: every pair
     tolerance = cloud.typed("stamp_tolerance", (int, float), None)
     if tolerance is not None and not (math.isfinite(_as_float(tolerance)) and tolerance >= 0):
-        raise ConfigError(f"{cloud.key('stamp_tolerance')}: expected seconds (a finite number >= 0), got {_shown(tolerance)}")
+        tolerance = cloud.problem("stamp_tolerance", f"expected seconds (a finite number >= 0), got {_shown(tolerance)}")
     return PointCloudOptions(
         color_from=_image_topic(cloud, "color_from"),
         max_points=cloud.integer("max_points", defaults.max_points, 1, 2**31 - 1, "a positive integer"),
@@ -678,44 +722,51 @@ def _point_cloud(node: _Mapping) -> PointCloudOptions | None:
 
 
 def _image_topic(node: _Mapping, key: str) -> str:
-    """The colour camera's Image topic: required, and an absolute topic name."""
-    name = node.typed(key, str, None)
-    if name is None:
-        raise ConfigError(f"{node.key(key)}: required: the colour camera's Image topic")
-    if not name.startswith("/") or name.endswith("/") or "//" in name:
-        raise ConfigError(f"{node.key(key)}: expected an absolute topic name, like /camera/color/image_raw, got {_shown(name)}")
+    """The colour camera's Image topic: required, and an absolute topic name ("" after a problem)."""
+    if node.get(key) is None:
+        return node.problem(key, "required: the colour camera's Image topic", "")
+    name = node.typed(key, str, "")
+    if name and not _is_topic_name(name):
+        return node.problem(key, f"expected an absolute topic name, like /camera/color/image_raw, got {_shown(name)}", "")
     return name
 
 
 def _entity_path(node: _Mapping) -> str | None:
     entity_path = node.typed("entity_path", str, None)
     if entity_path is not None and not entity_path.strip("/"):
-        raise ConfigError(f"{node.key('entity_path')}: must name an entity, got {_shown(entity_path)}")
+        return node.problem("entity_path", f"must name an entity, got {_shown(entity_path)}")
     return entity_path
 
 
-def _check_colour_topics(config: BridgeConfig) -> None:
+def _colour_topic_problems(config: BridgeConfig) -> Iterator[str]:
     """A depth topic's `register.to` and `point_cloud.color_from` name raw Image topics that the bridge takes in."""
     for topic, options in config.topics.items():
-        named = [("register.to", options.register and options.register.to),
-                 ("point_cloud.color_from", options.point_cloud and options.point_cloud.color_from)]  # fmt: skip
-        for key, colour in named:
+        path = _join("topics", topic)
+        named = [("register", "to", options.register and options.register.to),
+                 ("point_cloud", "color_from", options.point_cloud and options.point_cloud.color_from)]  # fmt: skip
+        for product, key, colour in named:
             if not colour:
                 continue
-            where = _join(_join("topics", topic), key)
             if options.kind not in (None, TopicKind.DEPTH):
-                raise ConfigError(f"{where.rsplit('.', 1)[0]}: {topic} is configured as kind {options.kind.value}: only depth Image topics "
-                                  f"are registered or made into clouds")  # fmt: skip
-            if colour == topic:
-                raise ConfigError(f"{where}: the depth topic itself; name the colour camera's Image topic")
-            colour_kind = config.topics[colour].kind if colour in config.topics else None
-            if colour_kind not in (None, TopicKind.IMAGE):
-                raise ConfigError(f"{where}: {colour} is configured as kind {colour_kind.value}, not an Image topic (kind image)")
-            if colour.rsplit("/", 1)[-1] in COMPRESSED_TRANSPORTS:
-                raise ConfigError(f"{where}: {colour} is an image_transport {colour.rsplit('/', 1)[-1]} topic, not an "
-                                  f"Image topic (name the raw one, such as {colour.rsplit('/', 1)[0]})")  # fmt: skip
-            if not config.selects(colour) or not (config.auto or colour in config.topics):
-                raise ConfigError(f"{where}: {colour} is not bridged (list it under topics, or check include/exclude)")
+                yield (f"{path}.{product}: {topic} is configured as kind {options.kind.value}: only depth Image topics "
+                       f"are registered or made into clouds")  # fmt: skip
+            elif (problem := _colour_topic_problem(config, topic, colour)) is not None:
+                yield f"{path}.{product}.{key}: {problem}"
+
+
+def _colour_topic_problem(config: BridgeConfig, topic: str, colour: str) -> str | None:
+    if colour == topic:
+        return "the depth topic itself; name the colour camera's Image topic"
+    colour_kind = config.topics[colour].kind if colour in config.topics else None
+    if colour_kind not in (None, TopicKind.IMAGE):
+        return f"{colour} is configured as kind {colour_kind.value}, not an Image topic (kind image)"
+    transport = colour.rsplit("/", 1)[-1]
+    if transport in COMPRESSED_TRANSPORTS:
+        raw = colour.rsplit("/", 1)[0]
+        return f"{colour} is an image_transport {transport} topic, not an Image topic (name the raw one, such as {raw})"
+    if not config.selects(colour) or not (config.auto or colour in config.topics):
+        return f"{colour} is not bridged (list it under topics, or check include/exclude)"
+    return None
 
 
 def _video(node: _Mapping) -> VideoOptions | None:
@@ -723,12 +774,13 @@ def _video(node: _Mapping) -> VideoOptions | None:
     value = node.get("video")
     if value is None or value is False:
         return None
-    if isinstance(value, str):
-        value = {"codec": value}
-    video = _Mapping(value, node.key("video"), {"codec", "gop", "quality", "preset", "encoder"})
+    keys = {"codec", "gop", "quality", "preset", "encoder"}
+    video = node.child("video", {"codec": value} if isinstance(value, str) else value, keys)
+    if video is None:
+        return None
     codec = video.typed("codec", str, VideoOptions.codec).lower()
     if codec not in VIDEO_CODECS:
-        raise ConfigError(f"{video.key('codec')}: {_shown(codec)} is not one of: {', '.join(VIDEO_CODECS)}")
+        codec = video.problem("codec", f"{_shown(codec)} is not one of: {', '.join(VIDEO_CODECS)}", VideoOptions.codec)
     preset = video.typed("preset", (str, int), None)  # SVT-AV1's presets are numbers
     return VideoOptions(
         codec=codec,
@@ -747,60 +799,67 @@ def _range(node: _Mapping, key: str) -> tuple[float, float] | None:
         low, high = (_as_float(v) for v in value)
         if math.isfinite(low) and math.isfinite(high) and low < high:
             return low, high
-    raise ConfigError(f"{node.key(key)}: expected [min, max] with min < max, got {_shown(value)}")
+    return node.problem(key, f"expected [min, max] with min < max, got {_shown(value)}")
 
 
-def _topic_name(name: Any, path: str) -> str:
-    if not isinstance(name, str) or not name.startswith("/") or name.endswith("/") or "//" in name:
-        raise ConfigError(f"{_join(path, name)}: topic names are absolute, like /camera/color/image_raw")
-    return name
+def _is_topic_name(name: Any) -> bool:
+    return isinstance(name, str) and name.startswith("/") and not name.endswith("/") and "//" not in name
 
 
-def _namespaces(value: Any, path: str) -> tuple[str, ...]:
+def _namespaces(root: _Mapping) -> tuple[str, ...]:
     """The robots' ROS namespaces, each once, as `/robot1`."""
+    value = root.get("namespaces", [])
     if isinstance(value, str):
         value = [value]
     if not isinstance(value, list):
-        raise ConfigError(f"{path}: expected a list of ROS namespaces (like /robot1), got {_describe(value)}")
+        return root.problem("namespaces", f"expected a list of ROS namespaces (like /robot1), got {_describe(value)}", ())
     found: list[str] = []
     for item in value:
         try:
             name = namespace(item) if isinstance(item, str) else None
         except ValueError as err:
-            raise ConfigError(f"{path}: {_shown(item)}: {err}") from None
+            root.problem("namespaces", f"{_shown(item)}: {err}")
+            continue
         if name is None:
-            raise ConfigError(f"{path}: expected ROS namespaces (strings like /robot1), got {_shown(item)}")
-        if name in found:
-            raise ConfigError(f"{path}: {name} is given twice")
-        found.append(name)
+            root.problem("namespaces", f"expected ROS namespaces (strings like /robot1), got {_shown(item)}")
+        elif name in found:
+            root.problem("namespaces", f"{name} is given twice")
+        else:
+            found.append(name)
     return tuple(found)
 
 
-def _frame_names(value: Any, path: str) -> frozenset[str]:
+def _frame_names(root: _Mapping) -> frozenset[str]:
     """TF frame names, as tf2 writes them (no leading slash)."""
+    value = root.get("shared_frames", [])
     if isinstance(value, str):
         value = [value]
     if not isinstance(value, list) or not all(isinstance(item, str) and item.strip("/") for item in value):
-        raise ConfigError(f"{path}: expected a list of TF frame names (like map), got {_shown(value)}")
+        return root.problem("shared_frames", f"expected a list of TF frame names (like map), got {_shown(value)}", frozenset())
     return frozenset(item.lstrip("/") for item in value)
 
 
-def _patterns(value: Any, path: str) -> tuple[str, ...]:
+def _patterns(root: _Mapping, key: str) -> tuple[str, ...]:
+    value = root.get(key, [])
     if isinstance(value, str):
         value = [value]
     if not isinstance(value, list):
-        raise ConfigError(f"{path}: expected a list of regular expressions, got {_describe(value)}")
+        return root.problem(key, f"expected a list of regular expressions, got {_describe(value)}", ())
+    patterns = []
     for pattern in value:
         if not isinstance(pattern, str):
-            raise ConfigError(f"{path}: expected regular expressions (strings), got {_shown(pattern)}")
+            root.problem(key, f"expected regular expressions (strings), got {_shown(pattern)}")
+            continue
         try:
             re.compile(pattern)
         except re.error as err:
-            raise ConfigError(f"{path}: {_shown(pattern)} is not a regular expression: {err}") from None
+            root.problem(key, f"{_shown(pattern)} is not a regular expression: {err}")
         except (OverflowError, ValueError, RecursionError) as err:  # re's parser: repeat counts, nesting
             problem = "nested too deeply" if isinstance(err, RecursionError) else "a number in it is too large"
-            raise ConfigError(f"{path}: {_shown(pattern)} is not a regular expression: {problem}") from None
-    return tuple(value)
+            root.problem(key, f"{_shown(pattern)} is not a regular expression: {problem}")
+        else:
+            patterns.append(pattern)
+    return tuple(patterns)
 
 
 def _join(path: str, key: Any) -> str:

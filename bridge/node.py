@@ -226,7 +226,8 @@ def main(args: list[str] | None = None) -> int:
         while rclpy.ok():
             executor.spin_once(timeout_sec=SPIN_PERIOD_SEC)
     except (ConfigError, SinkError, ParameterException) as err:
-        get_logger(NODE_NAME).fatal(str(err))
+        for problem in str(err).splitlines():  # a config's problems: a line each
+            get_logger(NODE_NAME).fatal(problem)
         return 2
     except (KeyboardInterrupt, ExternalShutdownException):
         pass

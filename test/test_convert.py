@@ -263,6 +263,15 @@ def test_interrupted_before_any_bag_was_converted(tmp_path):
     assert not list(out.iterdir())
 
 
+def test_a_broken_link_or_a_pipe_named_like_a_bag_is_skipped_with_a_warning(archive, tmp_path, caplog):
+    inputs = tmp_path / "bags"
+    shutil.copytree(archive / "bags" / "site_a" / "2024-05-01" / "run_0", inputs / "run_0")
+    (inputs / "gone.mcap").symlink_to(tmp_path / "nowhere.mcap")
+    os.mkfifo(inputs / "pipe.db3")
+    assert [job.name for job in find_bags([inputs], tmp_path / "out")] == ["run_0"]
+    assert f"{inputs / 'gone.mcap'}: not a regular file" in caplog.text and f"{inputs / 'pipe.db3'}: not a regular file" in caplog.text
+
+
 def test_the_biggest_bags_are_handed_out_first(archive):
     """So that the workers end together; the summary keeps the bags' path order."""
     jobs = find_bags([archive / "bags"], archive / "elsewhere")

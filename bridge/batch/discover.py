@@ -17,6 +17,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import json
+import logging
 import os
 import re
 import uuid
@@ -26,6 +27,8 @@ from typing import Any, Iterable, Mapping, Sequence
 
 from .. import __version__
 from ..conversion.namespaces import namespace
+
+log = logging.getLogger("ros2_rerun_bridge")
 
 STORAGE_SUFFIXES = (".mcap", ".db3")
 # The namespace of the recording ids: uuid5(RECORDING_NAMESPACE, the bag's identity).
@@ -132,7 +135,10 @@ def _bags_under(path: Path, out: Path) -> Iterable[Path]:
         dirs.sort()
         for file in sorted(files):
             if file.endswith(STORAGE_SUFFIXES) and not file.startswith("."):
-                yield here / file
+                if (here / file).is_file():
+                    yield here / file
+                else:  # a broken link, a pipe: nothing to read a bag from
+                    log.warning("%s: not a regular file (a broken link, a pipe or a device): skipped", here / file)
 
 
 def _is_bag_folder(folder: Path, files: Iterable[str] | None = None) -> bool:

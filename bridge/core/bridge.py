@@ -24,8 +24,8 @@ from ..conversion import (
 )
 from ..conversion.transforms import closes_cycle
 from ..conversion.camera_info import image_plane_frame
-from ..conversion.compressed import decoded_frame, is_compressed_depth
-from ..conversion.image import DEFAULT_DEPTH_ENCODINGS, RawFrame, video_frame
+from ..conversion.compressed import decoded_frame
+from ..conversion.image import RawFrame, video_frame
 from ..conversion.rectify import Calibration, RectifyMaps
 from ..conversion.rectify import rectify_compressed as _rectify_compressed
 from ..conversion.rectify import rectify_decoded_frame as _rectify_decoded_frame
@@ -58,9 +58,6 @@ DRAIN_EVERY_BYTES = 32 * 1024 * 1024
 # Frames of a topic to rectify that may come before its CameraInfo (in a bag it often comes just after) before
 # the missing calibration is warned about.
 NO_CALIBRATION_WARNING = 10
-
-_AS_DEPTH = {TopicKind.DEPTH: True, TopicKind.COMPRESSED_DEPTH: True, TopicKind.IMAGE: False, TopicKind.COMPRESSED: False}
-
 
 class Bridge:
     """Converts messages of the configured topics and logs them to a recording.
@@ -223,14 +220,14 @@ class Bridge:
     def _image_stages(self, route: Route, msg: Any, limit: dict) -> tuple[Callable[[], Any], Callable[[RectifyMaps], Any]]:
         """How an image is made ready to log: as it comes, and rectified with a calibration's maps. Either gives
         an archetype, or, for a colour topic with `video`, a frame for its encoder (see `_log_image`)."""
-        as_depth, depth = _AS_DEPTH.get(route.kind), route.options.depth
+        as_depth, depth = route.configured_as_depth, route.options.depth
         if route.msgtype == IMAGE_TYPE:
-            if route.options.video is not None and not _AS_DEPTH.get(route.kind, msg.encoding.upper() in DEFAULT_DEPTH_ENCODINGS):
+            if route.encodes_video(msg):
                 return functools.partial(video_frame, msg, **limit), functools.partial(_rectify_video_frame, msg, **limit)
             options = {"depth_compression": route.options.depth_compression, **limit}
             return (functools.partial(convert_image, msg, as_depth, depth, **options),
                     functools.partial(_rectify_image, msg, as_depth=as_depth, depth=depth, **options))  # fmt: skip
-        if route.options.video is not None and not _AS_DEPTH.get(route.kind, is_compressed_depth(msg.format)):
+        if route.encodes_video(msg):
             return functools.partial(decoded_frame, msg, **limit), functools.partial(_rectify_decoded_frame, msg, **limit)
         return (functools.partial(convert_compressed_image, msg, as_depth, depth, **limit),
                 functools.partial(_rectify_compressed, msg, as_depth=as_depth, depth=depth, **limit))  # fmt: skip

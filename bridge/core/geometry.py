@@ -5,8 +5,9 @@ either option, and of the colour topics those name, go to that depth topic's `Rg
 rows to log. A colour topic that is not a raw Image topic is said once on the depth topic that names it.
 
 In a fleet each robot's depth topic has a stage of its own, fed by that robot's colour topic only: the config
-names one robot's topics, and the stage is given them as the robot publishes them (`/robot1/camera/...`), its
-configured entity paths under the robot's namespace. Frames are looked up as they are logged (`robot1/...`).
+names one robot's topics, and the stage is given them as the robot publishes them (`/robot1/camera/...`). Its
+rows go where the depth topic's route says (`Route.registered_entity_path`, `cloud_entity_path`: under the
+robot's namespace). Frames are looked up as they are logged (`robot1/...`).
 """
 
 from __future__ import annotations
@@ -17,9 +18,8 @@ from typing import Any, Callable
 
 from ..config import IMAGE_TYPE, BridgeConfig, TopicConfig
 from ..conversion.camera_info import published_intrinsics
-from ..conversion.namespaces import entity_path
 from ..conversion.rectify import Calibration
-from ..streams.rgbd import Camera, Output, RgbdStage, Times
+from ..streams.rgbd import Camera, Output, Products, RgbdStage, Times
 from ..streams.tf_buffer import TfBuffer
 from .routes import Route, placed_topic, published_topic, robots
 
@@ -47,15 +47,13 @@ class Geometry:
 
     def _robot_stage(self, ns: str, name: str, options: TopicConfig) -> RgbdStage:
         """The stage of robot `ns`'s depth topic `name` (as the config names it): its topics as that robot
-        publishes them, its configured entity paths under the robot's namespace."""
+        publishes them (its entity paths are the depth topic's route's)."""
         topic = functools.partial(published_topic, self.config, ns)
         register, cloud = options.register, options.point_cloud
         if register is not None:
-            register = replace(register, to=topic(register.to),
-                               entity_path=register.entity_path and entity_path(ns, register.entity_path))  # fmt: skip
+            register = replace(register, to=topic(register.to))
         if cloud is not None:
-            cloud = replace(cloud, color_from=topic(cloud.color_from),
-                            entity_path=cloud.entity_path and entity_path(ns, cloud.entity_path))  # fmt: skip
+            cloud = replace(cloud, color_from=topic(cloud.color_from))
         depth_topic = topic(name)
         return RgbdStage(depth_topic, register, cloud, options.depth, self.tf, self.camera,
                          functools.partial(self._warn, depth_topic), options.max_pixels, options.depth_compression)  # fmt: skip
@@ -65,7 +63,8 @@ class Geometry:
         outputs = []
         if (stage := self._stages.get(route.topic)) is not None:
             if route.msgtype == IMAGE_TYPE:
-                outputs += stage.depth(msg, route.entity_path, frame_id, stamp, times)
+                products = Products(route.registered_entity_path, route.cloud_entity_path)
+                outputs += stage.depth(msg, products, frame_id, stamp, times)
             else:
                 self._warn(route.topic, f"not registered, no cloud: a {route.msgtype} topic (raw Image depth topics only)")
         for stage in self._by_colour.get(route.topic, ()):

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
+from ..conversion.compressed import is_compressed_depth
+from ..conversion.image import DEFAULT_DEPTH_ENCODINGS
 from ..conversion.namespaces import NamespacedTopic, entity_path, frame_prefix, full_topic, prefixed_frame, split_topic
 from ..config import (
     CAMERA_INFO_TYPE, COMPRESSED_TYPE, IMAGE_TYPE, KIND_TYPES, SUPPORTED_TYPES, TF_TYPE, VIDEO_TYPES, BridgeConfig, TopicConfig,
@@ -14,8 +17,19 @@ STATIC_TF_NAME = "tf_static"  # /tf_static, or namespaced: /robot1/tf_static
 GLOBAL_TF_TOPICS = ("/tf", "/tf_static")  # a fleet's shared TF, bridged as it is when frames are not prefixed
 
 
+# Image kinds the config can give a topic: whether they make its images depth.
+_AS_DEPTH = {TopicKind.DEPTH: True, TopicKind.COMPRESSED_DEPTH: True, TopicKind.IMAGE: False, TopicKind.COMPRESSED: False}
+
+
 class RouteError(ValueError):
     """A topic the config names with a kind its message type cannot have; the caller adds the topic."""
+
+
+@dataclass(frozen=True)
+class NotBridged:
+    """Why a topic is not bridged (`info` shows it)."""
+
+    reason: str
 
 
 @dataclass(frozen=True)
@@ -51,6 +65,43 @@ class Route:
         return self.entity(rectify.entity_path) if rectify.entity_path else self.entity_path.rstrip("/") + "/rect"
 
     @property
+    def registered_entity_path(self) -> str | None:
+        """Where the topic's depth registered into a colour camera goes (`register.entity_path`, else
+        ENTITY/registered); None: not registered (only raw Image depth topics are)."""
+        register = self.options.register
+        return self._depth_product(register and register.entity_path, "registered") if register else None
+
+    @property
+    def cloud_entity_path(self) -> str | None:
+        """Where the topic's coloured cloud goes (`point_cloud.entity_path`, else ENTITY/points); None: no cloud."""
+        cloud = self.options.point_cloud
+        return self._depth_product(cloud and cloud.entity_path, "points") if cloud else None
+
+    def _depth_product(self, configured_path: str | None, child: str) -> str | None:
+        if self.msgtype != IMAGE_TYPE:
+            return None
+        return self.entity(configured_path) if configured_path else self.entity_path.rstrip("/") + "/" + child
+
+    @property
+    def configured_as_depth(self) -> bool | None:
+        """Whether the config makes the topic's images depth (kind depth, compressed_depth) or not (image,
+        compressed); None: each message's encoding or format decides."""
+        return _AS_DEPTH.get(self.kind)  # type: ignore[arg-type]
+
+    def as_depth(self, msg: Any) -> bool:
+        """Whether an image of the topic is depth: as its kind says, else by its encoding (Image: 16UC1 and 32FC1)
+        or its format (CompressedImage: compressedDepth)."""
+        if (configured := self.configured_as_depth) is not None:
+            return configured
+        if self.msgtype == IMAGE_TYPE:
+            return msg.encoding.upper() in DEFAULT_DEPTH_ENCODINGS
+        return is_compressed_depth(msg.format)
+
+    def encodes_video(self, msg: Any) -> bool:
+        """Whether an Image or CompressedImage of the topic is encoded as video here (`video`; never depth)."""
+        return self.options.video is not None and not self.as_depth(msg)
+
+    @property
     def image_entity_paths(self) -> list[str]:
         """The entities the topic's images go to: its own, and its rectified images'."""
         if not self.carries_images:
@@ -64,13 +115,21 @@ class Route:
 
 def plan_route(config: BridgeConfig, topic: str, msgtype: str) -> Route | None:
     """The route for a topic, or None when it is not bridged."""
+    route = route_or_reason(config, topic, msgtype)
+    return route if isinstance(route, Route) else None
+
+
+def route_or_reason(config: BridgeConfig, topic: str, msgtype: str) -> Route | NotBridged:
+    """The route for a topic, or why it is not bridged. RouteError: the config lists it, and it cannot be."""
     placed = placed_topic(config, topic)
     if placed is None:
-        return None
+        return NotBridged("in none of the namespaces")
     name = placed.name
     listed = name in config.topics
-    if not config.selects(name) or not (listed or config.auto):
-        return None
+    if not config.selects(name):
+        return NotBridged("include/exclude")
+    if not (listed or config.auto):
+        return NotBridged("not in the config, and auto is off")
     options = config.topic(name)
     if options.kind is not None and KIND_TYPES[options.kind] != msgtype:
         raise RouteError(
@@ -80,7 +139,7 @@ def plan_route(config: BridgeConfig, topic: str, msgtype: str) -> Route | None:
     if msgtype not in SUPPORTED_TYPES:
         if listed:
             raise RouteError(f"not bridged: its type {msgtype} is not one the bridge converts")
-        return None
+        return NotBridged("not a camera or TF type")
     # CameraInfo and TF have one conversion each; images are decided per message unless the config says.
     kind = {CAMERA_INFO_TYPE: TopicKind.CAMERA_INFO, TF_TYPE: TopicKind.TF}.get(msgtype, options.kind)
     prefix = frame_prefix(placed.namespace) if config.prefix_frames else ""

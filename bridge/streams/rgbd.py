@@ -59,13 +59,23 @@ class Output(NamedTuple):
     times: Times
 
 
+class Products(NamedTuple):
+    """Where a depth frame's products are logged (the depth topic's route says)."""
+
+    registered: str | None
+    cloud: str | None
+
+
+_NO_PRODUCTS = Products(None, None)  # colour frames'
+
+
 @dataclass(frozen=True)
 class _Frame:
     stamp: int
     frame_id: str
     msg: Any
     times: Times
-    entity: str  # the depth topic's entity (depth frames)
+    products: Products
 
 
 class _NotNow(Exception):
@@ -99,9 +109,9 @@ class RgbdStage:
         """The Image topics whose frames this stage takes (`register.to`, `point_cloud.color_from`)."""
         return {topic for topic in (self.register and self.register.to, self.cloud and self.cloud.color_from) if topic}
 
-    def depth(self, msg: Any, entity: str, frame_id: str, stamp: int, times: Times) -> list[Output]:
-        """The registered depth and the clouds that this depth frame (an Image) gives now."""
-        frame = _Frame(stamp, frame_id, msg, times, entity)
+    def depth(self, msg: Any, products: Products, frame_id: str, stamp: int, times: Times) -> list[Output]:
+        """The registered depth and the clouds that this depth frame (an Image) gives now, logged at `products`."""
+        frame = _Frame(stamp, frame_id, msg, times, products)
         outputs = []
         with self._lock:
             if self.register is not None:
@@ -120,7 +130,7 @@ class RgbdStage:
             self._colour_frames[topic] = frame_id
             if self.cloud is None or topic != self.cloud.color_from:
                 return []
-            self._colours.append(_Frame(stamp, frame_id, msg, {}, ""))
+            self._colours.append(_Frame(stamp, frame_id, msg, {}, _NO_PRODUCTS))
             return self._pair(final=False)
 
     def flush(self) -> list[Output]:
@@ -180,8 +190,8 @@ class RgbdStage:
         camera, colour, colour_from_depth, pixels = self._geometry(depth, self.register.to, self._colour_frames.get(self.register.to, ""))
         registered = register_depth(pixels, camera.matrix, colour.matrix, colour.size, colour_from_depth, self._meter(pixels))
         image = depth_archetype(registered, self._depth_options, self._depth_compression)
-        entity = self.register.entity_path or depth.entity.rstrip("/") + "/registered"
-        return Output(entity, (image, rr.CoordinateFrame(image_plane_frame(colour.frame))), depth.times)
+        assert depth.products.registered is not None
+        return Output(depth.products.registered, (image, rr.CoordinateFrame(image_plane_frame(colour.frame))), depth.times)
 
     def _cloud(self, depth: _Frame) -> Output:
         assert self.cloud is not None
@@ -197,8 +207,8 @@ class RgbdStage:
                                   f"{colour.size[0]}x{colour.size[1]}")  # fmt: skip
         points, rgb = coloured_cloud(pixels, camera.matrix, self._meter(pixels), colours, colour.matrix, colour_from_depth,
                                      self.cloud.max_points)  # fmt: skip
-        entity = self.cloud.entity_path or depth.entity.rstrip("/") + "/points"
-        return Output(entity, (rr.Points3D(points, colors=rgb), rr.CoordinateFrame(depth.frame_id)), depth.times)
+        assert depth.products.cloud is not None
+        return Output(depth.products.cloud, (rr.Points3D(points, colors=rgb), rr.CoordinateFrame(depth.frame_id)), depth.times)
 
     def _geometry(self, depth: _Frame, colour_topic: str, colour_frame: str) -> tuple[Camera, Camera, np.ndarray, np.ndarray]:
         """(depth camera, colour camera, colour_from_depth at the depth stamp, depth pixels); _NotNow when one is missing.

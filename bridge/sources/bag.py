@@ -9,6 +9,7 @@ files is read from the files themselves, and what was lost is reported at the en
 from __future__ import annotations
 
 import logging
+from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterator
@@ -63,7 +64,7 @@ class Bag:
             raise BagError(f"{self.path}: cannot open bag: {err}") from None
         if self._storages and not any(storage.readable for storage in self._storages):
             reader.close()
-            raise BagError(self._damage_report())
+            raise BagError(self.damage_report())
         reader.typestore = TYPESTORES.shared(reader.typestore)
         self._reader = reader
         return self
@@ -109,11 +110,13 @@ class Bag:
         return max((s.metadata.end_time for s in self._storages), default=self.reader.end_time)
 
     def topics(self) -> dict[str, TopicInfo]:
-        topics: dict[str, TopicInfo] = {}
-        for connection in self.reader.connections:
-            known = topics.get(connection.topic)
-            topics[connection.topic] = TopicInfo(connection.msgtype, connection.msgcount + (known.count if known else 0))
-        return topics
+        """The bag's topics, each with the messages its storage files hold as far as they are readable (a damaged
+        folder's metadata.yaml counts those recorded, and lists topics of files that cannot be read at all)."""
+        stored = [c for storage in self._storages for c in storage.connections] if self._storages else self.reader.connections
+        held: Counter[str] = Counter()
+        for connection in stored:
+            held[connection.topic] += connection.msgcount
+        return {c.topic: TopicInfo(c.msgtype, held[c.topic]) for c in self.reader.connections}
 
     def messages(self, topics: set[str], start_ns: int | None = None, end_ns: int | None = None) -> Iterator[BagMessage]:
         """The messages of `topics` with start <= log time < end, in log-time order (a damaged file's in file order).
@@ -127,13 +130,16 @@ class Bag:
                     yield BagMessage(connection.topic, connection.msgtype, log_time_ns, raw)
             except Exception as err:  # what storage files do not catch: a message rosbags cannot decompress
                 raise BagError(f"{self.path}: cannot read further: {type(err).__name__}: {err}") from None
-        if report := self._damage_report():
+        if report := self.damage_report():
             raise BagError(report)
 
     def deserialize(self, raw: bytes | memoryview, msgtype: str) -> Any:
         return self.reader.deserialize(raw, msgtype)
 
-    def _damage_report(self) -> str:
+    def damage_report(self) -> str:
+        """What of the bag cannot be read, naming the files; "" for none. Known at open: what each file's size,
+        summary and index say (an MCAP file's summary and chunk index, a sqlite3 file's pages and rows); found
+        while reading: the rest (a chunk that fails its checksum, a message rosbags skips)."""
         return "; ".join(self._describe(storage.damage) for storage in self._storages if storage.damage)
 
     def _describe(self, damage: Damage) -> str:

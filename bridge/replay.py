@@ -8,8 +8,9 @@ import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Iterator, Sequence
+from typing import Any, Callable, Iterable, Iterator, Sequence
 
+from .config import BridgeConfig
 from .core import Bridge
 from .core.routes import configured_topics
 from .sinks.blueprint import default_blueprint
@@ -44,9 +45,14 @@ def replay(bags: Sequence[Path], bridge: Bridge, options: ReplayOptions = Replay
         except BagError as err:
             log.error("%s", err)
             errors.append(str(err))
-    for topic in sorted(set(configured_topics(bridge.config)) - seen_topics):
-        log.warning("%s: configured but not in the bag", topic)
+    warn_unseen_topics(bridge.config, seen_topics)
     return errors
+
+
+def warn_unseen_topics(config: BridgeConfig, seen: Iterable[str]) -> None:
+    """Warn about each topic the config lists (in a fleet, under each robot's namespace) that is not in `seen`."""
+    for topic in sorted(set(configured_topics(config)) - set(seen)):
+        log.warning("%s: configured but not in the bag", topic)
 
 
 def _replay_bag(bag: Bag, bridge: Bridge, options: ReplayOptions) -> None:

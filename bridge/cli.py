@@ -157,6 +157,7 @@ def _parser() -> argparse.ArgumentParser:
     info_cmd.add_argument("-c", "--config", type=Path, help="YAML config (default: every camera and TF topic)")
     _add_filters(info_cmd)
     _add_fleet(info_cmd)
+    _add_compression(info_cmd)
     info_cmd.set_defaults(run=_run_info)
 
     check_cmd = command("check-config", "validate a config file")
@@ -384,16 +385,25 @@ def _run_live(args: argparse.Namespace) -> int:
 
 
 def _run_info(args: argparse.Namespace) -> int:
+    """Each bag described, as a replay would take it: a bag a replay would fail on (missing, damaged) fails here."""
     from .bag_info import describe_bag
+    from .replay import warn_unseen_topics
     from .sources.bag import BagError
+    from .streams import check_encoders
 
     config = _config(args)
+    check_encoders(config)  # as the replay refuses a video encoder that is missing
     status = 0
     for path in args.bags:
         try:
-            print(describe_bag(path, config))
+            info = describe_bag(path, config)
         except BagError as err:
             log.error("%s", err)
+            status = EXIT_FAILED
+            continue
+        print(info.text, flush=True)  # before the warnings, which go to stderr
+        warn_unseen_topics(config, info.topics)
+        if info.damaged:
             status = EXIT_FAILED
     return status
 

@@ -623,9 +623,12 @@ def test_info_lists_topics_and_what_each_becomes(tmp_path):
     config = tmp_path / "camera.yaml"
     config.write_text("topics:\n  /cam/depth:\n    kind: depth\n    entity_path: /camera/depth\n"
                       "  /cam/info:\n    entity_path: /camera/info\n")  # fmt: skip
-    plain, configured, excluded, missing = at_once(
+    half = tmp_path / "half.mcap"  # a recorder killed halfway
+    data = next(bag.glob("*.mcap")).read_bytes()
+    half.write_bytes(data[: len(data) // 2])
+    plain, configured, excluded, missing, damaged = at_once(
         run("info", bag), run("info", bag, "-c", config), run("info", bag, "--exclude", "/cam/info"),
-        run("info", tmp_path / "missing"),
+        run("info", tmp_path / "missing"), run("info", half),
     )
 
     def row(result, topic: str) -> list[str]:
@@ -639,14 +642,16 @@ def test_info_lists_topics_and_what_each_becomes(tmp_path):
     assert row(plain, "/cam/color") == ["/cam/color", "sensor_msgs/msg/Image", "3", "/cam/color: Image (rgb8, 32x24)"]
     assert row(plain, "/cam/depth")[3] == "/cam/depth: DepthImage (16UC1, 32x24)"
     assert row(plain, "/cam/info") == ["/cam/info", "sensor_msgs/msg/CameraInfo", "3", "/cam/info: Pinhole"]
-    assert row(plain, "/chatter") == ["/chatter", "std_msgs/msg/String", "3", "- not bridged"]
-    assert row(configured, "/cam/depth")[2:] == ["3", "/camera/depth: DepthImage"]
+    assert row(plain, "/chatter") == ["/chatter", "std_msgs/msg/String", "3", "- not bridged (not a camera or TF type)"]
+    assert row(configured, "/cam/depth")[2:] == ["3", "/camera/depth: DepthImage (16UC1, 32x24)"]
     assert row(configured, "/cam/info")[2:] == ["3", "/camera/info: Pinhole"]
     assert row(excluded, "/cam/info")[2:] == ["3", "- not bridged (include/exclude)"]
     assert row(excluded, "/cam/color")[3] == "/cam/color: Image (rgb8, 32x24)"
     assert missing.returncode == 1
     assert f"ERROR: {tmp_path / 'missing'}: no such file or directory" in missing.stderr
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["bag", "camera.yaml"]  # a dry run
+    assert damaged.returncode == 1 and damaged.stderr == ""  # as a replay of it would end; said in the description
+    assert damaged.stdout.splitlines()[1].startswith(f"  damaged: {half}: truncated (recorder killed?) after ")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["bag", "camera.yaml", "half.mcap"]  # a dry run
 
 
 # -- 15. the demo -----------------------------------------------------------------------------------------

@@ -309,7 +309,7 @@ def test_three_message_types_pass_through(tmp_path, caplog):
     assert len(decode("libdav1d", [data for _, data, _ in av1_rows])) == 20
     assert not [r for r in caplog.records if "B-frames" in r.getMessage() and "/h264" not in r.getMessage()]
 
-    said = {line.split()[0]: line.split(": ", 1)[1] for line in describe_bag(bag, BridgeConfig()).splitlines()[2:]}
+    said = {line.split()[0]: line.split(": ", 1)[1] for line in describe_bag(bag, BridgeConfig()).text.splitlines()[2:]}
     assert said == {"/av1": "VideoStream (av1)", "/ffmpeg": "VideoStream (h264)", "/h264": "VideoStream (h264)",
                     "/hevc": "VideoStream (h265)"}, "`info` says it as the replay does it"  # fmt: skip
 

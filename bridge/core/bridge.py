@@ -55,6 +55,8 @@ Deserialize = Callable[[bytes | memoryview, str], Any]
 # not. Live queues meanwhile drop their oldest frames, as they should.
 DRAIN_EVERY_BYTES = 32 * 1024 * 1024
 
+VIDEO_NOT_RECTIFIED = "not rectified: video passed through (H.264, H.265, AV1) is not decoded here"
+
 # Frames of a topic to rectify that may come before its CameraInfo (in a bag it often comes just after) before
 # the missing calibration is warned about.
 NO_CALIBRATION_WARNING = 10
@@ -244,7 +246,7 @@ class Bridge:
         """Said once when the topic's own config asks to rectify video passed through (it is not decoded here)."""
         own = self.config.topics.get(route.name)
         if own is not None and own.rectify:
-            self.warn_once(route.topic, "not rectified: video passed through (H.264, H.265, AV1) is not decoded here")
+            self.warn_once(route.topic, VIDEO_NOT_RECTIFIED)
 
     def _note_calibration(self, route: Route, frame_id: str, msg: Any) -> list[Any]:
         """Keep the topic's calibration for rectification; [(model, D), and their AnyValues when they changed]."""

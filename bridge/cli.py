@@ -401,10 +401,14 @@ def _run_info(args: argparse.Namespace) -> int:
             log.error("%s", err)
             status = EXIT_FAILED
             continue
-        print(info.text, flush=True)  # before the warnings, which go to stderr
-        warn_unseen_topics(config, info.topics)
         if info.damaged:
             status = EXIT_FAILED
+        try:
+            print(info.text)
+        except BrokenPipeError:  # the reader stopped reading (`info BAG | head`): describe no more
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # nor fail flushing stdout at exit
+            return status
+        warn_unseen_topics(config, info.topics)
     return status
 
 

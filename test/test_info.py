@@ -8,12 +8,16 @@ this process through `main` (their output in capsys, their warnings in caplog).
 from __future__ import annotations
 
 import logging
+import os
 import re
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
+from cli_process import REPO
 from recordings import TYPESTORE, T, camera_info_msg, image_msg, read_recording, write_bag
 from rosbags.rosbag2 import StoragePlugin, Writer
 
@@ -268,3 +272,13 @@ def test_info_deserializes_only_the_first_messages_of_a_bag(tmp_path, capsys, ca
     assert replay(tmp_path, bag) == 0
     (warning,) = logged(caplog, logging.WARNING)
     assert warning.startswith("/cam/color: cannot deserialize sensor_msgs/msg/Image")
+
+
+def test_a_reader_that_stops_reading_ends_info_quietly(intact):
+    """`info BAG | head -1`: head may leave before info has printed all; info then stops, without a traceback."""
+    process = subprocess.Popen([sys.executable, "-m", "bridge", "info", str(intact["mcap"]), str(intact["sqlite3"])],
+                               cwd=REPO, env={**os.environ, "PYTHONPATH": str(REPO)}, stdout=subprocess.PIPE,
+                               stderr=subprocess.PIPE, text=True)  # fmt: skip
+    process.stdout.close()  # before anything is printed
+    _, stderr = process.communicate(timeout=120)
+    assert (process.returncode, stderr) == (0, "")

@@ -1,7 +1,7 @@
 """`ros2-rerun-bridge`: replay bags, convert archives of them, bridge live DDS topics, inspect bags, check configs, run the demo.
 
 Exit status: 0 done; 1 a failure during the work (a bag unreadable to its end, a file that stopped taking
-data, nothing recorded); 2 a usage or configuration error; 130 a replay interrupted by Ctrl-C or SIGTERM
+data, nothing recorded; for `info`, a bag missing or damaged); 2 a usage or configuration error; 130 a replay interrupted by Ctrl-C or SIGTERM
 (what it converted so far is in its file, complete). Ctrl-C is how `live` normally ends: status 0.
 """
 

@@ -61,13 +61,13 @@ def describe_bag(path: Path, config: BridgeConfig) -> BagInfo:
         routes = {topic: _route(config, topic, info.msgtype) for topic, info in topics.items()}
         images = [t for t, route in routes.items() if isinstance(route, Route) and route.carries_images]
         firsts, problem = _first_messages(bag, images)
-        damage = problem or bag.damage_report()
+        damage = bag.damage() or ([problem] if problem else [])  # the files' damage, else what stopped the reading
         rows = [(topic, info.msgtype, str(info.count), becomes)
                 for topic, info in sorted(topics.items())
                 for becomes in _becomes(config, routes[topic], firsts.get(topic))]  # fmt: skip
     bridged = sum(isinstance(route, Route) for route in routes.values())
     header = f"{path}: {len(topics)} topics, {messages} messages, {seconds:.1f} s; {bridged} bridged"
-    damaged = [f"  damaged: {text}" for text in damage.split("; ")] if damage else []
+    damaged = [f"  damaged: {text}" for text in damage]
     table = _aligned([("topic", "type", "messages", "becomes"), *_continued(rows)])
     return BagInfo("\n".join([header, *damaged, *table]), frozenset(topics), bool(damage))
 

@@ -132,11 +132,18 @@ def cut_in_half(path: Path) -> None:
 
 
 def damaged_copy(intact: dict[str, Path], form: str, to: Path) -> Path:
-    """A copy of an intact bag cut in half: a loose .mcap or .db3 file, or a bag folder whose .mcap is."""
+    """A copy of an intact bag cut in half: a loose .mcap or .db3 file, a bag folder whose .mcap is, or a killed
+    recorder's folder (no metadata.yaml) of two .mcap files that both are."""
     if form == "folder":
         folder = shutil.copytree(intact["mcap"], to / "folder")
         cut_in_half(storage_file(folder))
         return folder
+    if form == "split":
+        (to / "split").mkdir()
+        for n in range(2):
+            shutil.copyfile(storage_file(intact["mcap"]), to / "split" / f"split_{n}.mcap")
+            cut_in_half(to / "split" / f"split_{n}.mcap")
+        return to / "split"
     path = to / ("half.mcap" if form == "mcap" else "half.db3")
     shutil.copyfile(storage_file(intact[form]), path)
     cut_in_half(path)
@@ -155,17 +162,18 @@ def readable(path: Path) -> int:
     return count
 
 
-@pytest.mark.parametrize("form", ["mcap", "sqlite3", "folder"])
+@pytest.mark.parametrize("form", ["mcap", "sqlite3", "folder", "split"])
 def test_a_bag_cut_in_half_is_reported_damaged_as_replay_reports_it(intact, tmp_path, capsys, caplog, form):
     bag = damaged_copy(intact, form, tmp_path)
+    files = sorted(bag.glob("*.mcap")) if bag.is_dir() else [bag]
     status, output = info(capsys, bag)
     caplog.clear()
     replay(tmp_path, bag)
     report = logged(caplog, logging.ERROR)[0]  # the replay's error for the bag (then perhaps "nothing was converted")
-    assert report.startswith(str(storage_file(bag) if form == "folder" else bag) + ": ")  # it names the file
     assert status == 1
-    header, damaged = output.splitlines()[:2]
-    assert damaged == f"  damaged: {report}"
+    header, *damaged = output.splitlines()[: 1 + len(files)]
+    assert "; ".join(line.removeprefix("  damaged: ") for line in damaged) == report
+    assert all(line.startswith(f"  damaged: {file}: ") for line, file in zip(damaged, files))  # each names its file
     # What can be read, not what metadata.yaml says was recorded (the folder's says 600).
     assert header.startswith(f"{bag}: 2 topics, {readable(bag)} messages")
 

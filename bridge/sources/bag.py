@@ -64,7 +64,7 @@ class Bag:
             raise BagError(f"{self.path}: cannot open bag: {err}") from None
         if self._storages and not any(storage.readable for storage in self._storages):
             reader.close()
-            raise BagError(self.damage_report())
+            raise BagError(self._damage_report())
         reader.typestore = TYPESTORES.shared(reader.typestore)
         self._reader = reader
         return self
@@ -130,17 +130,21 @@ class Bag:
                     yield BagMessage(connection.topic, connection.msgtype, log_time_ns, raw)
             except Exception as err:  # what storage files do not catch: a message rosbags cannot decompress
                 raise BagError(f"{self.path}: cannot read further: {type(err).__name__}: {err}") from None
-        if report := self.damage_report():
+        if report := self._damage_report():
             raise BagError(report)
 
     def deserialize(self, raw: bytes | memoryview, msgtype: str) -> Any:
         return self.reader.deserialize(raw, msgtype)
 
-    def damage_report(self) -> str:
-        """What of the bag cannot be read, naming the files; "" for none. Known at open: what each file's size,
-        summary and index say (an MCAP file's summary and chunk index, a sqlite3 file's pages and rows); found
-        while reading: the rest (a chunk that fails its checksum, a message rosbags skips)."""
-        return "; ".join(self._describe(storage.damage) for storage in self._storages if storage.damage)
+    def damage(self) -> list[str]:
+        """What of each damaged file cannot be read, naming it. Known at open: what each file's size, summary and
+        index say (an MCAP file's summary and chunk index, a sqlite3 file's pages and rows); found while reading:
+        the rest (a chunk that does not decode, a message rosbags skips)."""
+        return [self._describe(storage.damage) for storage in self._storages if storage.damage]
+
+    def _damage_report(self) -> str:
+        """`damage` in one line, as BagError gives it; "" for none."""
+        return "; ".join(self.damage())
 
     def _describe(self, damage: Damage) -> str:
         if not damage.while_reading:

@@ -770,11 +770,12 @@ def _colour_topic_problem(config: BridgeConfig, topic: str, colour: str) -> str 
 
 
 def _video(node: _Mapping) -> VideoOptions | None:
-    """`video: h264` or `video: {codec: h264, gop: 30, quality: 23, preset: veryfast, encoder: h264_nvenc}`."""
+    """`video: h264` or `video: {codec: h264, gop: 30, quality: 23, preset: veryfast, encoder: h264_nvenc,
+    low_latency: true}`."""
     value = node.get("video")
     if value is None or value is False:
         return None
-    keys = {"codec", "gop", "quality", "preset", "encoder"}
+    keys = {"codec", "gop", "quality", "preset", "encoder", "low_latency"}
     video = node.child("video", {"codec": value} if isinstance(value, str) else value, keys)
     if video is None:
         return None
@@ -788,6 +789,7 @@ def _video(node: _Mapping) -> VideoOptions | None:
         quality=video.integer("quality", None, 0, 63 if codec == "av1" else 51),
         preset=None if preset is None else str(preset),
         encoder=video.text("encoder", None),
+        low_latency=video.typed("low_latency", bool, False),
     )
 
 

@@ -23,7 +23,7 @@ from rosbags.typesys import Stores, get_typestore
 from bridge.bag_info import describe_bag
 from bridge.config import BridgeConfig, SinksConfig, parse_config
 from bridge.conversion import ConversionError
-from bridge.conversion.image import depth_archetype
+from bridge.conversion.image import RawFrame, depth_archetype
 from bridge.conversion.opencv import encode_png
 from bridge.conversion.options import DepthCompression
 from bridge.conversion.rvl import ros_rvl_payload
@@ -34,6 +34,7 @@ from bridge.msgs import register_video_types
 from bridge.replay import ReplayOptions, replay
 from bridge.sinks import Recording
 from bridge.streams import EncoderUnavailable, check_encoders
+from bridge.streams.encoder import VideoEncoder
 
 from recordings import column, read_recording
 
@@ -399,3 +400,20 @@ def test_encoding_refuses_a_frame_size_change_and_odd_sizes(tmp_path, caplog):
     bag = write_bag(tmp_path / "odd", [image(W + 1, H, 0)])
     bridge = bridge_to_rrd(bag, tmp_path / "odd.rrd", parse_config({"video": "h264"}))
     assert bridge.stats["/cam"].failed == 1
+
+
+@pytest.mark.parametrize("codec", ["h264", "h265", "av1"])
+def test_low_latency_gives_each_frame_as_it_is_encoded(codec):
+    """For watching live: without it, libx264 and libx265 look ahead about 20 frames (0.7 s at 30 Hz)."""
+    rng = np.random.default_rng(0)
+    base = rng.integers(0, 255, (120, 160, 3), np.uint8)
+    frames = [RawFrame(np.ascontiguousarray(np.roll(base, 4 * i, axis=1)), "rgb24") for i in range(30)]
+
+    def frames_in_before_the_first_sample(options) -> int:
+        encoder = VideoEncoder(options)
+        return next(i for i, frame in enumerate(frames) if encoder.encode(frame, {"t": i}))
+
+    low = parse_config({"video": {"codec": codec, "low_latency": True}}).video
+    assert low.low_latency and frames_in_before_the_first_sample(low) == 0
+    if codec != "av1":  # SVT-AV1 is low-delay either way here (pred-struct=1)
+        assert frames_in_before_the_first_sample(parse_config({"video": codec}).video) > 10

@@ -33,14 +33,15 @@ class _Software:
     quality: int  # CRF
     preset: str
     options: Mapping[str, str]  # fixed
+    low_latency: Mapping[str, str]  # over `options`, with VideoOptions.low_latency: no lookahead
 
 
 SOFTWARE = {
     # tune=psnr: fidelity to the source over perceived sharpness (robot images are measured, not only watched);
     # with CRF 18 and preset faster, >= 38 dB PSNR on every frame of the demo
-    VideoCodec.H264: _Software("libx264", 18, "faster", {"tune": "psnr"}),
-    VideoCodec.H265: _Software("libx265", 28, "veryfast", {"x265-params": "log-level=error"}),
-    VideoCodec.AV1: _Software("libsvtav1", 35, "10", {"svtav1-params": "pred-struct=1"}),  # low delay: no reordering
+    VideoCodec.H264: _Software("libx264", 18, "faster", {"tune": "psnr"}, {"tune": "psnr,zerolatency"}),
+    VideoCodec.H265: _Software("libx265", 28, "veryfast", {"x265-params": "log-level=error"}, {"tune": "zerolatency"}),
+    VideoCodec.AV1: _Software("libsvtav1", 35, "10", {"svtav1-params": "pred-struct=1"}, {}),  # low delay: no reordering
 }
 
 
@@ -121,6 +122,8 @@ class VideoEncoder:
         context.gop_size = self.options.gop
         context.max_b_frames = 0
         options = dict(software.options) if self.options.encoder is None else {}
+        if self.options.encoder is None and self.options.low_latency:
+            options.update(software.low_latency)
         if self.options.encoder is None:
             options["crf"] = str(software.quality if self.options.quality is None else self.options.quality)
         if self.options.preset is not None or self.options.encoder is None:

@@ -236,6 +236,9 @@ def _add_compression(command: argparse.ArgumentParser) -> None:
     command.add_argument("--rectify", action="store_true",
                          help="also log every image topic (raw or compressed) that has a CameraInfo rectified, at "
                               "ENTITY/rect (topics named *rect* are left alone)")  # fmt: skip
+    command.add_argument("--low-latency", action="store_true",
+                         help="with --video or the config's video: each frame's sample as soon as it is encoded, for "
+                              "watching live (libx264/libx265 otherwise look ahead about 20 frames; about 9%% larger)")  # fmt: skip
 
 
 def _with_compression(args: argparse.Namespace, config):
@@ -250,7 +253,20 @@ def _with_compression(args: argparse.Namespace, config):
         from .conversion.options import RectifyOptions
 
         config = replace(config, rectify=RectifyOptions())
+    if getattr(args, "low_latency", False):
+        config = _low_latency(config)
     return config
+
+
+def _low_latency(config):
+    """The config with every video it asks for (config-wide and per topic) encoded with `low_latency`."""
+    from .config import ConfigError
+
+    if config.video is None and not any(options.video for options in config.topics.values()):
+        raise ConfigError("--low-latency: no video to encode (give --video, or a config with `video:`)")
+    config = replace(config, video=config.video and replace(config.video, low_latency=True))
+    return replace(config, topics={name: replace(options, video=options.video and replace(options.video, low_latency=True))
+                                   for name, options in config.topics.items()})  # fmt: skip
 
 
 def _add_filters(command: argparse.ArgumentParser) -> None:

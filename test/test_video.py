@@ -417,3 +417,18 @@ def test_low_latency_gives_each_frame_as_it_is_encoded(codec):
     assert low.low_latency and frames_in_before_the_first_sample(low) == 0
     if codec != "av1":  # SVT-AV1 is low-delay either way here (pred-struct=1)
         assert frames_in_before_the_first_sample(parse_config({"video": codec}).video) > 10
+
+
+def test_low_latency_on_the_command_line_reaches_the_encoder(tmp_path, caplog):
+    """`--low-latency` with `--video`: x264 says its own settings in the stream (an SEI message): no lookahead."""
+    from bridge.cli import main
+
+    bag = write_demo_bag(tmp_path / "demo", frames=4)
+    for flags, looks_ahead in (([], True), (["--low-latency"], False)):
+        out = tmp_path / f"{len(flags)}.rrd"
+        assert main(["replay", str(bag), "-o", str(out), "--include", COLOR_TOPIC, "--video", "h264", *flags]) == 0
+        first = samples(read_recording(out), COLOR_TOPIC)[0][1]
+        assert (b"rc_lookahead=20" in first and b"mbtree=1" in first) == looks_ahead  # zerolatency: neither
+        assert (b"rc_lookahead" not in first and b"mbtree=0" in first) != looks_ahead
+    assert main(["replay", str(bag), "-o", str(tmp_path / "none.rrd"), "--low-latency"]) == 2
+    assert "--low-latency: no video to encode" in caplog.text

@@ -89,7 +89,8 @@ def run_convert(args: argparse.Namespace) -> int:
         log.error("--namespace-from-path: each bag is one robot's, whose topics carry no namespace; not with namespaces "
                   "(--namespace, the config's), which name the robots whose topics a bag holds")  # fmt: skip
         return EXIT_USAGE
-    options = {"video": args.video, "depth_compression": args.depth_compression, "rectify": args.rectify}
+    options = {"video": args.video, "depth_compression": args.depth_compression, "rectify": args.rectify,
+               "low_latency": args.low_latency}
     settings = config_hash(args.config, args.include, args.exclude, _fleet(config, by_path),
                            {name: value for name, value in options.items() if value})  # fmt: skip
     try:

@@ -262,7 +262,7 @@ def _low_latency(config):
     """The config with every video it asks for (config-wide and per topic) encoded with `low_latency`."""
     from .config import ConfigError
 
-    if config.video is None and not any(options.video for options in config.topics.values()):
+    if not config.videos:
         raise ConfigError("--low-latency: no video to encode (give --video, or a config with `video:`)")
     config = replace(config, video=config.video and replace(config.video, low_latency=True))
     return replace(config, topics={name: replace(options, video=options.video and replace(options.video, low_latency=True))

@@ -215,6 +215,11 @@ class BridgeConfig:
         return replace(options, video=options.video or self.video, rectify=rectify,
                        depth_compression=options.depth_compression or self.depth_compression or implied)  # fmt: skip
 
+    @property
+    def videos(self) -> set[VideoOptions]:
+        """Every video encoding the config asks for: config-wide and per topic (empty: none)."""
+        return {self.video, *(options.video for options in self.topics.values())} - {None}
+
     def selects(self, topic: str) -> bool:
         """Whether a topic passes include/exclude (regular expressions matched in full, as rosbag2 does)."""
         for patterns in (self.include, self.narrowed_to):

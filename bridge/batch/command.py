@@ -104,7 +104,7 @@ def run_convert(args: argparse.Namespace) -> int:
         log.error("no rosbag2 bag (a folder with metadata.yaml, a .mcap or .db3 file) under %s", " ".join(map(str, args.inputs)))
         return EXIT_FAILED
     bag_config(config, jobs[0])  # as every bag is converted: a ConfigError (exit 2) now rather than in every bag
-    if config.video or any(options.video for options in config.topics.values()):  # (it imports rerun-sdk)
+    if config.videos:  # (checking imports rerun-sdk, which this process otherwise leaves to its workers)
         from ..streams.encoder import check_encoders
 
         check_encoders(config)  # likewise a video encoder that is missing (EncoderUnavailable, a ConfigError)

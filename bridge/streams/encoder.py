@@ -47,7 +47,7 @@ SOFTWARE = {
 
 def check_encoders(config: BridgeConfig) -> None:
     """Raise EncoderUnavailable unless every encoder the config asks for is there (before any sink is opened)."""
-    for options in {config.video, *(topic.video for topic in config.topics.values())} - {None}:
+    for options in config.videos:
         check_encoder(options)
 
 
